@@ -1,0 +1,3 @@
+from abatch.cli import main
+
+raise SystemExit(main())

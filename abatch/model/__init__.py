@@ -1,0 +1,1 @@
+"""Pydantic resources mirroring AWS Batch shapes, job records, status enums. No I/O."""

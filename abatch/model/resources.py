@@ -1,0 +1,397 @@
+"""Compute environments, job queues and job definitions, shaped as AWS shapes them.
+
+Local settings that AWS has no field for (executor kind, memory and GPUs of a local compute
+environment) are plain attributes here, named clearly, and left out of the AWS JSON.
+Validation limits are the reference's (../shared/reference/aws-batch.md §11).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import AwsModel, ResourceName, ce_arn, jd_arn, jq_arn
+from .enums import (
+    AllocationStrategy,
+    CEType,
+    ComputeResourceType,
+    ExecutorKind,
+    JobDefinitionStatus,
+    JobDefinitionType,
+    ResourceState,
+    ResourceStatus,
+    ResourceType,
+    RetryAction,
+)
+
+RESERVED_ENV_PREFIX = "AWS_BATCH"
+_PATTERN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.: \t")
+
+
+# ---------------------------------------------------------------- compute environments
+
+
+class ComputeResources(AwsModel):
+    type: ComputeResourceType = ComputeResourceType.EC2
+    max_vcpus: int = Field(gt=0)
+    min_vcpus: int = Field(default=0, ge=0)
+    desired_vcpus: int | None = Field(default=None, ge=0)
+    allocation_strategy: AllocationStrategy | None = None
+    instance_types: list[str] | None = None
+    subnets: list[str] | None = None
+    security_group_ids: list[str] | None = None
+    instance_role: str | None = None
+    bid_percentage: int | None = Field(default=None, ge=0, le=100)
+    tags: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> ComputeResources:
+        if self.min_vcpus > self.max_vcpus:
+            raise ValueError(
+                f"min_vcpus ({self.min_vcpus:g}) is larger than max_vcpus ({self.max_vcpus:g})"
+            )
+        return self
+
+
+class ComputeEnvironment(AwsModel):
+    compute_environment_name: ResourceName
+    type: CEType = CEType.MANAGED
+    state: ResourceState = ResourceState.ENABLED
+    compute_resources: ComputeResources | None = None
+    unmanaged_vcpus: int | None = Field(default=None, ge=0)
+    service_role: str | None = None
+    tags: dict[str, str] | None = None
+    # Local settings (not AWS fields).
+    executor: ExecutorKind = Field(default=ExecutorKind.PROCESS, exclude=True)
+    memory: int | None = Field(default=None, gt=0, exclude=True, description="MiB; default: host")
+    gpus: int = Field(default=0, ge=0, exclude=True)
+    # Set by the runtime.
+    status: ResourceStatus = ResourceStatus.VALID
+    status_reason: str | None = "ComputeEnvironment Healthy"
+
+    @model_validator(mode="after")
+    def _resources(self) -> ComputeEnvironment:
+        if self.type is CEType.MANAGED and self.compute_resources is None:
+            raise ValueError("a MANAGED compute environment needs compute_resources")
+        if self.type is CEType.UNMANAGED and self.compute_resources is not None:
+            raise ValueError("an UNMANAGED compute environment takes no compute_resources")
+        return self
+
+    @property
+    def arn(self) -> str:
+        return ce_arn(self.compute_environment_name)
+
+    @property
+    def max_vcpus(self) -> float:
+        if self.compute_resources is not None:
+            return self.compute_resources.max_vcpus
+        return self.unmanaged_vcpus or 0.0
+
+    def to_aws(self) -> dict[str, Any]:
+        out = super().to_aws()
+        out["computeEnvironmentArn"] = self.arn
+        out["ecsClusterArn"] = (
+            f"arn:aws:ecs:us-east-1:123456789012:cluster/{self.compute_environment_name}"
+        )
+        return out
+
+
+# ---------------------------------------------------------------- job queues
+
+
+class ComputeEnvironmentOrder(AwsModel):
+    order: int = Field(ge=0)
+    compute_environment: str
+
+
+class JobStateTimeLimitAction(AwsModel):
+    reason: str = Field(min_length=1)
+    state: str = "RUNNABLE"
+    max_time_seconds: int = Field(ge=600, le=86400)
+    action: str = "CANCEL"
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, v: str) -> str:
+        if v != "RUNNABLE":
+            raise ValueError("state must be RUNNABLE")
+        return v
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, v: str) -> str:
+        if v.upper() != "CANCEL":
+            raise ValueError("action must be CANCEL")
+        return v.upper()
+
+
+class JobQueue(AwsModel):
+    job_queue_name: ResourceName
+    priority: int = Field(ge=0, le=1000)
+    state: ResourceState = ResourceState.ENABLED
+    compute_environment_order: list[ComputeEnvironmentOrder] = Field(min_length=1, max_length=3)
+    scheduling_policy_arn: str | None = None
+    job_state_time_limit_actions: list[JobStateTimeLimitAction] | None = None
+    tags: dict[str, str] | None = None
+    status: ResourceStatus = ResourceStatus.VALID
+    status_reason: str | None = "JobQueue Healthy"
+
+    @model_validator(mode="after")
+    def _unique_orders(self) -> JobQueue:
+        orders = [o.order for o in self.compute_environment_order]
+        if len(set(orders)) != len(orders):
+            raise ValueError("compute_environment_order has two entries with the same order")
+        return self
+
+    @property
+    def arn(self) -> str:
+        return jq_arn(self.job_queue_name)
+
+    def ce_names(self) -> list[str]:
+        """Compute environment names (ARNs reduced to names) in ascending order."""
+        from .base import name_from_ref
+
+        ordered = sorted(self.compute_environment_order, key=lambda o: o.order)
+        return [name_from_ref(o.compute_environment, "compute-environment") for o in ordered]
+
+    def to_aws(self) -> dict[str, Any]:
+        out = super().to_aws()
+        out["jobQueueArn"] = self.arn
+        out["computeEnvironmentOrder"] = [
+            {"order": o.order, "computeEnvironment": ce_arn(n)}
+            for o, n in zip(
+                sorted(self.compute_environment_order, key=lambda o: o.order),
+                self.ce_names(),
+                strict=True,
+            )
+        ]
+        return out
+
+
+# ---------------------------------------------------------------- job definitions
+
+
+class KeyValuePair(AwsModel):
+    name: str = Field(min_length=1)
+    value: str = ""
+
+
+class ResourceRequirement(AwsModel):
+    type: ResourceType
+    value: str
+
+    @model_validator(mode="after")
+    def _value(self) -> ResourceRequirement:
+        try:
+            number = float(self.value)
+        except ValueError:
+            raise ValueError(f"{self.type.value} value {self.value!r} is not a number") from None
+        if self.type is ResourceType.MEMORY and number < 4:
+            raise ValueError(f"MEMORY must be at least 4 MiB, got {self.value}")
+        if self.type is ResourceType.VCPU and number <= 0:
+            raise ValueError(f"VCPU must be greater than 0, got {self.value}")
+        if self.type is ResourceType.GPU and (number < 0 or number != int(number)):
+            raise ValueError(f"GPU must be a whole number of at least 0, got {self.value}")
+        return self
+
+
+class Host(AwsModel):
+    source_path: str | None = None
+
+
+class Volume(AwsModel):
+    name: str | None = None
+    host: Host | None = None
+    efs_volume_configuration: dict[str, Any] | None = None
+
+
+class MountPoint(AwsModel):
+    container_path: str | None = None
+    read_only: bool | None = None
+    source_volume: str | None = None
+
+
+class Ulimit(AwsModel):
+    name: str
+    soft_limit: int
+    hard_limit: int
+
+
+class Device(AwsModel):
+    host_path: str
+    container_path: str | None = None
+    permissions: list[str] | None = None
+
+
+class Tmpfs(AwsModel):
+    container_path: str
+    size: int = Field(gt=0)
+    mount_options: list[str] | None = None
+
+
+class LinuxParameters(AwsModel):
+    devices: list[Device] | None = None
+    init_process_enabled: bool | None = None
+    shared_memory_size: int | None = Field(default=None, gt=0)
+    tmpfs: list[Tmpfs] | None = None
+    max_swap: int | None = Field(default=None, ge=0)
+    swappiness: int | None = Field(default=None, ge=0, le=100)
+
+
+def _check_env_names(env: list[KeyValuePair] | None) -> None:
+    for kv in env or []:
+        if kv.name.startswith(RESERVED_ENV_PREFIX):
+            raise ValueError(
+                f"environment variable {kv.name!r}: names starting with AWS_BATCH are reserved"
+            )
+
+
+class ContainerProperties(AwsModel):
+    image: str | None = Field(default=None, max_length=255)
+    command: list[str] | None = None
+    environment: list[KeyValuePair] | None = None
+    resource_requirements: list[ResourceRequirement] | None = None
+    vcpus: int | None = Field(default=None, ge=1)
+    memory: int | None = Field(default=None, ge=4)
+    volumes: list[Volume] | None = None
+    mount_points: list[MountPoint] | None = None
+    linux_parameters: LinuxParameters | None = None
+    ulimits: list[Ulimit] | None = None
+    user: str | None = None
+    privileged: bool | None = None
+    readonly_root_filesystem: bool | None = None
+    job_role_arn: str | None = None
+    execution_role_arn: str | None = None
+    instance_type: str | None = None
+    log_configuration: dict[str, Any] | None = None
+    secrets: list[dict[str, Any]] | None = None
+    network_configuration: dict[str, Any] | None = None
+    fargate_platform_configuration: dict[str, Any] | None = None
+    ephemeral_storage: dict[str, Any] | None = None
+    runtime_platform: dict[str, Any] | None = None
+    repository_credentials: dict[str, Any] | None = None
+    enable_execute_command: bool | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> ContainerProperties:
+        _check_env_names(self.environment)
+        types = [r.type for r in self.resource_requirements or []]
+        for t in set(types):
+            if types.count(t) > 1:
+                raise ValueError(f"resource_requirements lists {t.value} more than once")
+        if self.vcpus is not None and ResourceType.VCPU in types:
+            raise ValueError("give VCPU either in vcpus or in resource_requirements, not both")
+        if self.memory is not None and ResourceType.MEMORY in types:
+            raise ValueError("give MEMORY either in memory or in resource_requirements, not both")
+        return self
+
+    def requirement(self, kind: ResourceType) -> float | None:
+        for r in self.resource_requirements or []:
+            if r.type is kind:
+                return float(r.value)
+        return None
+
+
+class EvaluateOnExit(AwsModel):
+    on_status_reason: str | None = Field(default=None, max_length=512)
+    on_reason: str | None = Field(default=None, max_length=512)
+    on_exit_code: str | None = Field(default=None, max_length=512)
+    action: RetryAction
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _action_upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _patterns(self) -> EvaluateOnExit:
+        for field in ("on_status_reason", "on_reason"):
+            value = getattr(self, field)
+            if value is None:
+                continue
+            body = value[:-1] if value.endswith("*") else value
+            bad = sorted(set(body) - _PATTERN_CHARS)
+            if bad:
+                raise ValueError(
+                    f"{field} {value!r} has characters not allowed in a pattern: {''.join(bad)!r}"
+                    " (letters, digits, '.', ':', spaces, and a final '*')"
+                )
+        if self.on_exit_code is not None:
+            body = self.on_exit_code
+            body = body[:-1] if body.endswith("*") else body
+            if body and not body.isdigit():
+                raise ValueError(
+                    f"on_exit_code {self.on_exit_code!r} must be digits, optionally ending in '*'"
+                )
+        return self
+
+
+class RetryStrategy(AwsModel):
+    attempts: int | None = Field(default=None, ge=1, le=10)
+    evaluate_on_exit: list[EvaluateOnExit] | None = Field(default=None, max_length=5)
+
+    @model_validator(mode="after")
+    def _attempts_needed(self) -> RetryStrategy:
+        if self.evaluate_on_exit and self.attempts is None:
+            raise ValueError("attempts is required when evaluate_on_exit is given")
+        return self
+
+
+class JobTimeout(AwsModel):
+    # AWS requires >= 60; the default (relaxed) mode accepts >= 1 for fast local testing.
+    attempt_duration_seconds: int | None = Field(default=None, ge=1)
+
+
+class NodeRangeProperty(AwsModel):
+    target_nodes: str
+    container: ContainerProperties | None = None
+    instance_types: list[str] | None = None
+
+
+class NodeProperties(AwsModel):
+    num_nodes: int = Field(ge=1, le=1000)
+    main_node: int = Field(ge=0)
+    node_range_properties: list[NodeRangeProperty] = Field(min_length=1, max_length=5)
+
+
+class JobDefinition(AwsModel):
+    job_definition_name: ResourceName
+    type: JobDefinitionType = JobDefinitionType.CONTAINER
+    parameters: dict[str, str] | None = None
+    scheduling_priority: int | None = Field(default=None, ge=0, le=9999)
+    container_properties: ContainerProperties | None = None
+    node_properties: NodeProperties | None = None
+    retry_strategy: RetryStrategy | None = None
+    propagate_tags: bool | None = None
+    timeout: JobTimeout | None = None
+    tags: dict[str, str] | None = None
+    platform_capabilities: list[str] | None = None
+    # Set when registered.
+    revision: int | None = None
+    status: JobDefinitionStatus | None = None
+
+    @model_validator(mode="after")
+    def _body(self) -> JobDefinition:
+        if self.type is JobDefinitionType.CONTAINER and self.container_properties is None:
+            raise ValueError("a container job definition needs container_properties")
+        if self.type is JobDefinitionType.MULTINODE and self.node_properties is None:
+            raise ValueError("a multinode job definition needs node_properties")
+        if len(self.tags or {}) > 50:
+            raise ValueError("at most 50 tags")
+        return self
+
+    @property
+    def arn(self) -> str:
+        return jd_arn(self.job_definition_name, self.revision or 0)
+
+    def same_content(self, other: JobDefinition) -> bool:
+        """True when registering `other` would change nothing (revision and status aside)."""
+        skip = {"revision", "status"}
+        return self.model_dump(exclude=skip) == other.model_dump(exclude=skip)
+
+    def to_aws(self) -> dict[str, Any]:
+        out = super().to_aws()
+        out["jobDefinitionArn"] = self.arn
+        out.setdefault("containerOrchestrationType", "ECS")
+        return out
