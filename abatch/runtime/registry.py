@@ -1,0 +1,97 @@
+"""In-memory registry of compute environments, job queues and job definitions.
+
+The runtime loads it from the store at start and keeps it in step on every change, so
+submission and scheduling never read resources from SQLite. Validation of requests against
+current state (queue exists and is ENABLED, definition revision exists and is ACTIVE) lives
+here; the AWS shapes themselves are validated by the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from abatch.model.base import name_from_ref, parse_jd_ref
+from abatch.model.enums import JobDefinitionStatus, ResourceState
+from abatch.model.errors import ClientError, NotFoundError
+from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@dataclass
+class Registry:
+    compute_environments: dict[str, ComputeEnvironment] = field(default_factory=dict)
+    job_queues: dict[str, JobQueue] = field(default_factory=dict)
+    job_definitions: dict[str, list[JobDefinition]] = field(default_factory=dict)
+
+    def queue(self, ref: str) -> JobQueue:
+        try:
+            name = name_from_ref(ref, "job-queue")
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+        jq = self.job_queues.get(name)
+        if jq is None:
+            raise NotFoundError(
+                f"job queue {name!r} does not exist{_did_you_mean(name, list(self.job_queues))}"
+            )
+        return jq
+
+    def compute_environment(self, ref: str) -> ComputeEnvironment:
+        try:
+            name = name_from_ref(ref, "compute-environment")
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+        ce = self.compute_environments.get(name)
+        if ce is None:
+            known = list(self.compute_environments)
+            raise NotFoundError(
+                f"compute environment {name!r} does not exist{_did_you_mean(name, known)}"
+            )
+        return ce
+
+    def queue_for_submit(self, ref: str) -> JobQueue:
+        jq = self.queue(ref)
+        if jq.state is ResourceState.DISABLED:
+            raise ClientError(f"job queue {jq.job_queue_name!r} is DISABLED and accepts no jobs")
+        return jq
+
+    def definition(self, ref: str) -> JobDefinition:
+        """By bare name (latest ACTIVE revision), `name:revision`, or ARN."""
+        try:
+            name, revision = parse_jd_ref(ref)
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+        revisions = self.job_definitions.get(name)
+        if not revisions:
+            known = list(self.job_definitions)
+            raise NotFoundError(
+                f"job definition {name!r} does not exist{_did_you_mean(name, known)}"
+            )
+        if revision is None:
+            active = [j for j in revisions if j.status is JobDefinitionStatus.ACTIVE]
+            if not active:
+                raise ClientError(f"job definition {name!r} has no ACTIVE revision")
+            return active[-1]
+        for jd in revisions:
+            if jd.revision == revision:
+                if jd.status is not JobDefinitionStatus.ACTIVE:
+                    raise ClientError(f"job definition {name}:{revision} is INACTIVE")
+                return jd
+        latest = revisions[-1].revision
+        raise NotFoundError(
+            f"job definition {name}:{revision} does not exist (latest revision is {latest})"
+        )
+
+    def latest(self, name: str) -> JobDefinition | None:
+        revisions = self.job_definitions.get(name)
+        return revisions[-1] if revisions else None
+
+    def add_definition(self, jd: JobDefinition) -> None:
+        revisions = self.job_definitions.setdefault(jd.job_definition_name, [])
+        revisions[:] = [r for r in revisions if r.revision != jd.revision] + [jd]
+        revisions.sort(key=lambda r: r.revision or 0)

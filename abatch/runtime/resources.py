@@ -1,0 +1,146 @@
+"""Compute environments, job queues and job definitions: apply a config, create, update,
+register. Every change is stored first, then taken into the in-memory registry and capacity
+pools, then the scheduling loop is woken (capacity may have appeared).
+
+Applying a config is idempotent: a resource that exists and matches is left alone, a changed
+one is updated, a changed job definition becomes a new revision. Resources that the config
+does not mention are left as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from abatch.model.enums import JobDefinitionStatus, ResourceState
+from abatch.model.errors import ClientError
+from abatch.model.job import JobRecord
+from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
+from abatch.scheduler.placement import CapacityPool
+
+if TYPE_CHECKING:
+    from abatch.config import LoadedConfig
+    from abatch.store.sqlite import SqliteStore
+
+    from .registry import Registry
+
+
+def host_memory_mib() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024))
+
+
+@dataclass
+class ApplyReport:
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, name, what)
+
+    def add(self, kind: str, name: str, what: str) -> None:
+        self.changes.append((kind, name, what))
+
+    @property
+    def changed(self) -> bool:
+        return any(what != "unchanged" for _, _, what in self.changes)
+
+
+class ResourceManager:
+    registry: Registry
+    store: SqliteStore
+    pools: dict[str, CapacityPool]
+    runnable: dict[str, deque[JobRecord]]
+    _wake: asyncio.Event
+
+    def _set_ce(self, ce: ComputeEnvironment) -> None:
+        name = ce.compute_environment_name
+        self.registry.compute_environments[name] = ce
+        old = self.pools.get(name)
+        pool = CapacityPool(
+            name=name,
+            enabled=ce.state is ResourceState.ENABLED,
+            vcpus=float(ce.max_vcpus),
+            memory=ce.memory or host_memory_mib(),
+            gpus=ce.gpus,
+        )
+        if old is not None:
+            pool.used_vcpus, pool.used_memory, pool.used_gpus = (
+                old.used_vcpus, old.used_memory, old.used_gpus,
+            )  # fmt: skip
+        self.pools[name] = pool
+
+    async def put_compute_environment(self, ce: ComputeEnvironment) -> str:
+        """Create or update; returns 'created', 'updated' or 'unchanged'."""
+        old = self.registry.compute_environments.get(ce.compute_environment_name)
+        if old is not None and old.model_dump() == ce.model_dump():
+            return "unchanged"
+        await self.store.put_compute_environment(ce, _now())
+        self._set_ce(ce)
+        self._wake.set()
+        return "created" if old is None else "updated"
+
+    async def put_job_queue(self, jq: JobQueue) -> str:
+        for name in jq.ce_names():
+            if name not in self.registry.compute_environments:
+                raise ClientError(
+                    f"job queue {jq.job_queue_name!r}: compute environment {name!r} does not exist"
+                )
+        old = self.registry.job_queues.get(jq.job_queue_name)
+        if old is not None and old.model_dump() == jq.model_dump():
+            return "unchanged"
+        await self.store.put_job_queue(jq, _now())
+        self.registry.job_queues[jq.job_queue_name] = jq
+        self.runnable.setdefault(jq.job_queue_name, deque())
+        self._wake.set()
+        return "created" if old is None else "updated"
+
+    async def register_job_definition(self, jd: JobDefinition) -> JobDefinition:
+        """Always a new revision (as RegisterJobDefinition)."""
+        name = jd.job_definition_name
+        revision = await self.store.latest_revision(name) + 1
+        stored = jd.model_copy(update={"revision": revision, "status": JobDefinitionStatus.ACTIVE})
+        await self.store.put_job_definition(stored, _now())
+        self.registry.add_definition(stored)
+        return stored
+
+    async def ensure_job_definition(self, jd: JobDefinition) -> tuple[JobDefinition, str]:
+        """Register only if the latest ACTIVE revision differs (config apply)."""
+        revisions = self.registry.job_definitions.get(jd.job_definition_name) or []
+        active = [r for r in revisions if r.status is JobDefinitionStatus.ACTIVE]
+        if active and active[-1].same_content(jd):
+            return active[-1], "unchanged"
+        stored = await self.register_job_definition(jd)
+        return stored, f"registered revision {stored.revision}"
+
+    async def deregister_job_definition(self, name: str, revision: int) -> None:
+        revisions = self.registry.job_definitions.get(name) or []
+        for jd in revisions:
+            if jd.revision == revision:
+                inactive = jd.model_copy(update={"status": JobDefinitionStatus.INACTIVE})
+                await self.store.put_job_definition(inactive, _now())
+                self.registry.add_definition(inactive)
+                return
+        raise ClientError(f"job definition {name}:{revision} does not exist")
+
+    async def apply(self, config: LoadedConfig) -> ApplyReport:
+        report = ApplyReport()
+        for ce in config.compute_environments:
+            report.add("compute environment", ce.compute_environment_name,
+                       await self.put_compute_environment(ce))  # fmt: skip
+        for jq in config.job_queues:
+            report.add("job queue", jq.job_queue_name, await self.put_job_queue(jq))
+        for jd in config.job_definitions:
+            _, what = await self.ensure_job_definition(jd)
+            report.add("job definition", jd.job_definition_name, what)
+        return report
+
+
+def _now() -> int:
+    return int(time.time() * 1000)

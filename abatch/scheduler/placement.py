@@ -1,0 +1,160 @@
+"""Capacity accounting and placement: `plan(queues, pools)` -> decisions.
+
+Rules (reference §8.1, §8.2):
+- queues are evaluated in descending priority (ties: name), FIFO inside a queue;
+- each job tries its queue's compute environments in ascending order and takes the first
+  ENABLED one with room for its vCPUs, memory and GPUs;
+- a job that does not fit now stops its queue (strict FIFO, as AWS: nothing is preempted and
+  nothing jumps the head); the cycle moves on to the next queue, so lower-priority queues can
+  use capacity the head of a higher one cannot;
+- a job that can never fit any of its queue's compute environments blocks its queue with AWS's
+  MISCONFIGURATION reason.
+
+The queues hand in their RUNNABLE jobs as an ordered iterable (head first). Entries that are
+no longer RUNNABLE are skipped, so the runtime can remove lazily. Cost is proportional to
+the jobs placed plus the queues, never to the number waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from abatch.model.enums import JobStatus
+from abatch.model.job import JobRecord
+
+REASON_MAX_CPU = (
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - CE(s) associated with the job queue "
+    "cannot meet the CPU requirement of the job."
+)
+REASON_RESOURCE = (
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) "
+    "is higher than that can be met by the CE(s) attached to the job queue."
+)
+REASON_NO_CE = "ACTION_REQUIRED - CE(s) associated with the job queue are invalid."
+WAITING_CODE = "WAITING_FOR_CAPACITY"
+QUEUED_CODE = "QUEUED"
+
+
+@dataclass(slots=True)
+class CapacityPool:
+    """One compute environment's capacity and what running jobs hold of it."""
+
+    name: str
+    enabled: bool
+    vcpus: float
+    memory: int
+    gpus: int
+    used_vcpus: float = 0.0
+    used_memory: int = 0
+    used_gpus: int = 0
+
+    def fits_now(self, job: JobRecord) -> bool:
+        return (
+            self.used_vcpus + job.vcpus <= self.vcpus + 1e-9
+            and self.used_memory + job.memory <= self.memory
+            and self.used_gpus + job.gpus <= self.gpus
+        )
+
+    def fits_ever(self, job: JobRecord) -> bool:
+        return job.vcpus <= self.vcpus + 1e-9 and job.memory <= self.memory and job.gpus <= self.gpus
+
+    def take(self, job: JobRecord) -> None:
+        self.used_vcpus += job.vcpus
+        self.used_memory += job.memory
+        self.used_gpus += job.gpus
+
+    def give(self, job: JobRecord) -> None:
+        self.used_vcpus = max(0.0, self.used_vcpus - job.vcpus)
+        self.used_memory = max(0, self.used_memory - job.memory)
+        self.used_gpus = max(0, self.used_gpus - job.gpus)
+
+    def free_text(self) -> str:
+        return (
+            f"{self.name} has {self.vcpus - self.used_vcpus:g} of {self.vcpus:g} vCPU, "
+            f"{self.memory - self.used_memory} of {self.memory} MiB"
+            + (f", {self.gpus - self.used_gpus} of {self.gpus} GPU" if self.gpus else "")
+            + " free"
+        )
+
+
+@dataclass(slots=True)
+class QueueView:
+    name: str
+    priority: int
+    ce_names: Sequence[str]
+    runnable: Iterable[JobRecord]
+
+
+@dataclass(slots=True, frozen=True)
+class Place:
+    job: JobRecord
+    ce: str
+
+
+@dataclass(slots=True, frozen=True)
+class Wait:
+    """The head of a queue cannot start; `reason` says why (its status reason)."""
+
+    job: JobRecord
+    reason: str
+    blocked: bool  # True: can never fit as configured (MISCONFIGURATION / ACTION_REQUIRED)
+
+
+@dataclass(slots=True)
+class Plan:
+    placements: list[Place] = field(default_factory=list)
+    waits: list[Wait] = field(default_factory=list)
+
+
+def needs_text(job: JobRecord) -> str:
+    gpu = f", {job.gpus} GPU" if job.gpus else ""
+    return f"needs {job.vcpus:g} vCPU, {job.memory} MiB{gpu}"
+
+
+def never_fit_reason(job: JobRecord, pools: Sequence[CapacityPool]) -> str | None:
+    """The MISCONFIGURATION reason if no pool could ever hold the job, else None."""
+    if not pools:
+        return REASON_NO_CE
+    if any(p.fits_ever(job) for p in pools):
+        return None
+    if all(job.vcpus > p.vcpus + 1e-9 for p in pools):
+        return REASON_MAX_CPU
+    return REASON_RESOURCE
+
+
+def plan(queues: Iterable[QueueView], pools: dict[str, CapacityPool]) -> Plan:
+    """Decide which RUNNABLE jobs start where. Takes capacity in `pools` for each placement,
+    so the caller's ledger stays in step with the decisions it is about to carry out."""
+    result = Plan()
+    for queue in sorted(queues, key=lambda q: (-q.priority, q.name)):
+        qpools = [pools[n] for n in queue.ce_names if n in pools]
+        for job in queue.runnable:
+            if job.status is not JobStatus.RUNNABLE:
+                continue
+            target = next((p for p in qpools if p.enabled and p.fits_now(job)), None)
+            if target is not None:
+                target.take(job)
+                result.placements.append(Place(job, target.name))
+                continue
+            blocked = never_fit_reason(job, qpools)
+            if blocked is not None:
+                result.waits.append(Wait(job, blocked, blocked=True))
+            else:
+                result.waits.append(Wait(job, waiting_reason(job, qpools), blocked=False))
+            break
+    return result
+
+
+def waiting_reason(job: JobRecord, qpools: Sequence[CapacityPool]) -> str:
+    enabled = [p for p in qpools if p.enabled]
+    if not enabled:
+        names = ", ".join(p.name for p in qpools)
+        return f"{WAITING_CODE} - {needs_text(job)}; compute environment(s) {names} DISABLED"
+    free = "; ".join(p.free_text() for p in enabled if p.fits_ever(job))
+    return f"{WAITING_CODE} - {needs_text(job)}; {free}"
+
+
+def queued_reason(head: JobRecord, position: int) -> str:
+    """Status reason of a RUNNABLE job that is not at the head: who is ahead of it."""
+    return f"{QUEUED_CODE} - position {position} in queue, behind job {head.job_id} ({head.job_name})"

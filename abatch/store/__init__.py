@@ -1,0 +1,1 @@
+"""The SQLite store (aiosqlite, WAL, migrations, one writer) and the state directory lock."""

@@ -1,0 +1,71 @@
+"""Numbered migrations. `PRAGMA user_version` holds the schema version.
+
+Add a migration by appending to MIGRATIONS; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: resources, jobs, attempts.
+    """
+    CREATE TABLE compute_environments (
+        name TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE job_queues (
+        name TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE job_definitions (
+        name TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (name, revision)
+    );
+    CREATE TABLE jobs (
+        job_id TEXT PRIMARY KEY,
+        job_name TEXT NOT NULL,
+        job_queue TEXT NOT NULL,
+        job_definition TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_reason TEXT,
+        created_at INTEGER NOT NULL,
+        started_at INTEGER,
+        stopped_at INTEGER,
+        seq INTEGER NOT NULL,
+        vcpus REAL NOT NULL,
+        memory INTEGER NOT NULL,
+        gpus INTEGER NOT NULL,
+        ce TEXT,
+        flags INTEGER NOT NULL DEFAULT 0,
+        history TEXT NOT NULL,
+        spec TEXT NOT NULL
+    );
+    CREATE INDEX jobs_by_queue_status ON jobs (job_queue, status, seq);
+    CREATE INDEX jobs_by_status ON jobs (status, seq);
+    CREATE INDEX jobs_by_created ON jobs (created_at);
+    CREATE TABLE attempts (
+        job_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        ce TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        log_stream TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        started_at INTEGER,
+        stopped_at INTEGER,
+        exit_code INTEGER,
+        reason TEXT,
+        status_reason TEXT,
+        pid INTEGER,
+        PRIMARY KEY (job_id, number)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,393 @@
+"""The SQLite store: the only module that speaks SQL.
+
+One connection, one writer. Changes are write-behind: the runtime marks jobs and attempts
+dirty (no await, no I/O) and the writer task commits everything that accumulated in one
+transaction, in one thread hop, as soon as the previous commit is done. Callers that need
+durability (a submission must be on disk before it is acknowledged) await `flush()`.
+Measured on these machines a thread hop costs ~0.18 ms whatever it carries, so batching is
+what makes 2,000 jobs/s with every state change persisted possible.
+
+WAL journal, synchronous=NORMAL: a commit survives a crash of the process (the case we
+guard against, kill -9); an OS crash may lose the last commits but never corrupts the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+import anyio
+
+from abatch.model.enums import JobDefinitionStatus, JobStatus
+from abatch.model.errors import StateDirError
+from abatch.model.job import Attempt, JobRecord
+from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
+
+from . import codec
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+T = TypeVar("T")
+DB_NAME = "abatch.db"
+LINGER_SECONDS = 0.02
+UNFINISHED = tuple(s.value for s in JobStatus if not s.is_terminal)
+
+
+class SqliteStore:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, read_only: bool) -> None:
+        self._conn = conn
+        self.path = path
+        self.read_only = read_only
+        self._inserts: list[JobRecord] = []
+        self._dirty_jobs: dict[str, JobRecord] = {}
+        self._dirty_attempts: dict[tuple[str, int], Attempt] = {}
+        self._waiters: list[asyncio.Future[None]] = []
+        self._wake = asyncio.Event()
+        self._flush_now = asyncio.Event()
+        self._closed = False
+        self.commits = 0
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    async def open(cls, state_dir: Path, *, read_only: bool = False) -> SqliteStore:
+        path = state_dir / DB_NAME
+        if read_only:
+            if not path.exists():
+                raise StateDirError(f"no abatch state in {state_dir} (no {DB_NAME})")
+            uri = f"file:{path}?mode=ro"
+        else:
+            try:
+                state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise StateDirError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
+            if not os.access(state_dir, os.W_OK | os.X_OK):
+                raise StateDirError(f"state directory {state_dir} is not writable")
+            uri = f"file:{path}"
+        try:
+            conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StateDirError(f"cannot open {path}: {exc}") from None
+        store = cls(conn, path, read_only)
+        try:
+            await store._prepare()
+        except BaseException:
+            await conn.close()
+            raise
+        return store
+
+    async def _prepare(self) -> None:
+        try:
+            await self._run(_prepare_db, self.read_only)
+        except sqlite3.DatabaseError as exc:
+            raise StateDirError(f"{self.path} is not a usable abatch database: {exc}") from None
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        if not self.read_only:
+            await self.flush()
+        self._closed = True
+        self._wake.set()
+        self._flush_now.set()
+        await self._conn.close()
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        # aiosqlite runs each call in its connection thread; passing a whole function makes a
+        # transaction one hop instead of one per statement.
+        result: T = await self._conn._execute(fn, self._conn._conn, *args)
+        return result
+
+    # ------------------------------------------------------------------ write-behind
+
+    def insert_jobs(self, jobs: Iterable[JobRecord]) -> None:
+        self._inserts.extend(jobs)
+        self._wake.set()
+
+    def mark_job(self, job: JobRecord) -> None:
+        self._dirty_jobs[job.job_id] = job
+        self._wake.set()
+
+    def mark_attempt(self, job: JobRecord, attempt: Attempt) -> None:
+        self._dirty_attempts[(job.job_id, attempt.number)] = attempt
+        self._wake.set()
+
+    def pending(self) -> bool:
+        return bool(self._inserts or self._dirty_jobs or self._dirty_attempts)
+
+    async def flush(self) -> None:
+        """Return once everything marked before this call is committed."""
+        if not self.pending() and not self._waiters:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        self._wake.set()
+        self._flush_now.set()
+        await fut
+
+    async def run_writer(self, linger: float = LINGER_SECONDS) -> None:
+        """The writer task. State changes wait up to `linger` seconds so that many share one
+        commit; a caller awaiting `flush()` is served at once. Each commit is a thread hop and
+        the hop's GIL hand-offs slow down the event loop (measured: one commit per job halved
+        the spawn rate), so fewer, larger commits are what keep the loop fast."""
+        while not self._closed:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._waiters:
+                self._flush_now.clear()
+                with anyio.move_on_after(linger):
+                    await self._flush_now.wait()
+            self._wake.clear()
+            await self.commit_pending()
+
+    async def commit_pending(self) -> None:
+        inserts, self._inserts = self._inserts, []
+        jobs, self._dirty_jobs = self._dirty_jobs, {}
+        attempts, self._dirty_attempts = self._dirty_attempts, {}
+        waiters, self._waiters = self._waiters, []
+        if inserts or jobs or attempts:
+            rows_ins = [codec.job_insert_row(j) for j in inserts]
+            rows_upd = [codec.job_update_row(j) for j in jobs.values()]
+            rows_att = [codec.attempt_row(k[0], a) for k, a in attempts.items()]
+            try:
+                await self._run(_write_batch, rows_ins, rows_upd, rows_att)
+            except BaseException as exc:
+                for w in waiters:
+                    if not w.done():
+                        w.set_exception(StateDirError(f"writing {self.path} failed: {exc}"))
+                raise
+            self.commits += 1
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    # ------------------------------------------------------------------ resources
+
+    async def put_compute_environment(self, ce: ComputeEnvironment, now: int) -> None:
+        doc = ce.model_dump_json()
+        await self._run(_upsert, "compute_environments", ce.compute_environment_name, doc, now)
+
+    async def delete_compute_environment(self, name: str) -> None:
+        await self._run(_exec, "DELETE FROM compute_environments WHERE name=?", (name,))
+
+    async def compute_environments(self) -> list[ComputeEnvironment]:
+        rows = await self._run(_fetch, "SELECT doc FROM compute_environments ORDER BY name", ())
+        return [ComputeEnvironment.model_validate_json(r[0]) for r in rows]
+
+    async def put_job_queue(self, jq: JobQueue, now: int) -> None:
+        await self._run(_upsert, "job_queues", jq.job_queue_name, jq.model_dump_json(), now)
+
+    async def delete_job_queue(self, name: str) -> None:
+        await self._run(_exec, "DELETE FROM job_queues WHERE name=?", (name,))
+
+    async def job_queues(self) -> list[JobQueue]:
+        rows = await self._run(_fetch, "SELECT doc FROM job_queues ORDER BY name", ())
+        return [JobQueue.model_validate_json(r[0]) for r in rows]
+
+    async def put_job_definition(self, jd: JobDefinition, now: int) -> None:
+        assert jd.revision is not None and jd.status is not None
+        await self._run(
+            _exec,
+            "INSERT OR REPLACE INTO job_definitions (name, revision, status, doc, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (jd.job_definition_name, jd.revision, jd.status.value, jd.model_dump_json(), now),
+        )
+
+    async def job_definitions(self, name: str | None = None) -> list[JobDefinition]:
+        sql = "SELECT doc FROM job_definitions"
+        args: tuple[Any, ...] = ()
+        if name is not None:
+            sql += " WHERE name=?"
+            args = (name,)
+        rows = await self._run(_fetch, sql + " ORDER BY name, revision", args)
+        return [JobDefinition.model_validate_json(r[0]) for r in rows]
+
+    async def latest_revision(self, name: str) -> int:
+        rows = await self._run(
+            _fetch, "SELECT max(revision) FROM job_definitions WHERE name=?", (name,)
+        )
+        return int(rows[0][0] or 0)
+
+    async def set_job_definition_status(
+        self, name: str, revision: int, status: JobDefinitionStatus
+    ) -> None:
+        jds = [j for j in await self.job_definitions(name) if j.revision == revision]
+        if jds:
+            jd = jds[0].model_copy(update={"status": status})
+            await self.put_job_definition(jd, 0)
+
+    # ------------------------------------------------------------------ jobs
+
+    async def unfinished_jobs(self) -> list[JobRecord]:
+        """Every job not yet SUCCEEDED or FAILED, with its attempts, in queue order."""
+        marks = ",".join("?" * len(UNFINISHED))
+        rows = await self._run(
+            _fetch,
+            f"SELECT {codec.JOB_COLUMNS} FROM jobs WHERE status IN ({marks}) ORDER BY seq",
+            UNFINISHED,
+        )
+        jobs = [codec.job_from_row(r) for r in rows]
+        await self._attach_attempts(jobs, unfinished_only=True)
+        return jobs
+
+    async def get_jobs(self, job_ids: list[str]) -> list[JobRecord]:
+        found: list[JobRecord] = []
+        for i in range(0, len(job_ids), 500):
+            chunk = job_ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self._run(
+                _fetch, f"SELECT {codec.JOB_COLUMNS} FROM jobs WHERE job_id IN ({marks})", chunk
+            )
+            found.extend(codec.job_from_row(r) for r in rows)
+        await self._attach_attempts(found)
+        order = {j: i for i, j in enumerate(job_ids)}
+        found.sort(key=lambda j: order.get(j.job_id, 0))
+        return found
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        jobs = await self.get_jobs([job_id])
+        return jobs[0] if jobs else None
+
+    async def list_jobs(
+        self,
+        *,
+        queue: str | None = None,
+        status: JobStatus | None = None,
+        name_prefix: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[JobRecord]:
+        where, args = [], []
+        if queue is not None:
+            where.append("job_queue=?")
+            args.append(queue)
+        if status is not None:
+            where.append("status=?")
+            args.append(status.value)
+        if name_prefix is not None:
+            where.append("job_name LIKE ? ESCAPE '\\'")
+            esc = name_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(esc + "%")
+        sql = f"SELECT {codec.JOB_COLUMNS} FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, seq DESC" if newest_first else " ORDER BY created_at, seq"
+        sql += " LIMIT ? OFFSET ?"
+        rows = await self._run(_fetch, sql, (*args, limit, offset))
+        return [codec.job_from_row(r) for r in rows]
+
+    async def count_by_status(self, queue: str | None = None) -> dict[JobStatus, int]:
+        """Counts per status. A full scan: for reports and CLI, never per tick."""
+        sql = "SELECT status, count(*) FROM jobs"
+        args: tuple[Any, ...] = ()
+        if queue is not None:
+            sql += " WHERE job_queue=?"
+            args = (queue,)
+        rows = await self._run(_fetch, sql + " GROUP BY status", args)
+        return {JobStatus(s): n for s, n in rows}
+
+    async def _attach_attempts(self, jobs: list[JobRecord], unfinished_only: bool = False) -> None:
+        if not jobs:
+            return
+        by_id = {j.job_id: j for j in jobs}
+        if unfinished_only:
+            sql = (
+                f"SELECT {codec.ATTEMPT_COLUMNS} FROM attempts WHERE job_id IN "
+                f"(SELECT job_id FROM jobs WHERE status IN ({','.join('?' * len(UNFINISHED))}))"
+                " ORDER BY job_id, number"
+            )
+            rows = await self._run(_fetch, sql, UNFINISHED)
+        else:
+            rows = []
+            ids = list(by_id)
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                rows += await self._run(
+                    _fetch,
+                    f"SELECT {codec.ATTEMPT_COLUMNS} FROM attempts WHERE job_id IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY job_id, number",
+                    chunk,
+                )
+        for row in rows:
+            job_id, attempt = codec.attempt_from_row(row)
+            job = by_id.get(job_id)
+            if job is not None:
+                job.attempts.append(attempt)
+
+
+# ---------------------------------------------------------------------- run in the db thread
+
+
+def _prepare_db(conn: sqlite3.Connection, read_only: bool) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StateDirError(
+            f"the database has schema version {version}, newer than this abatch supports "
+            f"({SCHEMA_VERSION}); upgrade abatch to use this state directory"
+        )
+    if read_only:
+        if version < SCHEMA_VERSION:
+            raise StateDirError(
+                f"the database has schema version {version}; start the runtime once to upgrade it"
+            )
+        return
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _write_batch(
+    conn: sqlite3.Connection,
+    inserts: list[tuple[Any, ...]],
+    updates: list[tuple[Any, ...]],
+    attempts: list[tuple[Any, ...]],
+) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if inserts:
+            marks = ",".join("?" * len(inserts[0]))
+            conn.executemany(f"INSERT INTO jobs ({codec.JOB_COLUMNS}) VALUES ({marks})", inserts)
+        if updates:
+            conn.executemany(codec.JOB_UPDATE_SQL, updates)
+        if attempts:
+            marks = ",".join("?" * len(attempts[0]))
+            conn.executemany(
+                f"INSERT OR REPLACE INTO attempts ({codec.ATTEMPT_COLUMNS}) VALUES ({marks})",
+                attempts,
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _upsert(conn: sqlite3.Connection, table: str, name: str, doc: str, now: int) -> None:
+    conn.execute(
+        f"INSERT INTO {table} (name, doc, created_at, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET doc=excluded.doc, updated_at=excluded.updated_at",
+        (name, doc, now, now),
+    )
+
+
+def _exec(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> None:
+    conn.execute(sql, args)
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, args: Any) -> list[tuple[Any, ...]]:
+    return conn.execute(sql, args).fetchall()
