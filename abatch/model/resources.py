@@ -7,6 +7,7 @@ Validation limits are the reference's (../shared/reference/aws-batch.md §11).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -187,6 +188,8 @@ class ResourceRequirement(AwsModel):
             number = float(self.value)
         except ValueError:
             raise ValueError(f"{self.type.value} value {self.value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{self.type.value} value {self.value!r} is not a finite number")
         if self.type is ResourceType.MEMORY and number < 4:
             raise ValueError(f"MEMORY must be at least 4 MiB, got {self.value}")
         if self.type is ResourceType.VCPU and number <= 0:

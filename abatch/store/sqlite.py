@@ -49,6 +49,7 @@ class SqliteStore:
         self._wake = asyncio.Event()
         self._flush_now = asyncio.Event()
         self._closed = False
+        self._writer_running = False
         self.commits = 0
 
     # ------------------------------------------------------------------ opening
@@ -123,6 +124,9 @@ class SqliteStore:
         """Return once everything marked before this call is committed."""
         if not self.pending() and not self._waiters:
             return
+        if not self._writer_running:
+            await self.commit_pending()
+            return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
         self._wake.set()
@@ -134,6 +138,13 @@ class SqliteStore:
         commit; a caller awaiting `flush()` is served at once. Each commit is a thread hop and
         the hop's GIL hand-offs slow down the event loop (measured: one commit per job halved
         the spawn rate), so fewer, larger commits are what keep the loop fast."""
+        self._writer_running = True
+        try:
+            await self._write_loop(linger)
+        finally:
+            self._writer_running = False
+
+    async def _write_loop(self, linger: float) -> None:
         while not self._closed:
             await self._wake.wait()
             self._wake.clear()
