@@ -37,6 +37,7 @@ from abatch.store.lock import StateLock
 from abatch.store.sqlite import SqliteStore
 
 from .bus import EventBus
+from .graph import ArrayState, Graph, RecentlyFinished
 from .registry import Registry
 from .resources import ResourceManager
 from .submit import SubmitMixin
@@ -47,6 +48,8 @@ REASON_START_FAILED = "Task failed to start"
 REASON_TIMEOUT = "Job attempt duration exceeded timeout"
 REASON_INTERRUPTED = "Runtime stopped; attempt interrupted and requeued"
 REASON_ABANDONED = "Runtime restarted; attempt abandoned and requeued"
+REASON_DEPENDENCY = "Dependent Job failed"
+REASON_ARRAY_CHILD = "Array Child Job failed"
 
 
 def now_ms() -> int:
@@ -81,6 +84,8 @@ class Runtime(SubmitMixin, ResourceManager):
         self.jobs: dict[str, JobRecord] = {}  # every unfinished job
         self.runnable: dict[str, deque[JobRecord]] = {}  # per queue, head first
         self.running: dict[str, Running] = {}
+        self.graph = Graph()
+        self.recent = RecentlyFinished()
         self._submitted: list[JobRecord] = []
         self._executors = executors if executors is not None else {}
         self._wake = asyncio.Event()
@@ -133,13 +138,35 @@ class Runtime(SubmitMixin, ResourceManager):
         self._seq_lo = min(min(seqs) - 1, -1)
         for job in jobs:
             self.jobs[job.job_id] = job
+        await self._rebuild_graph(jobs)
+        for job in jobs:
             if job.status is S.SUBMITTED:
                 self._submitted.append(job)
+            elif job.status is S.PENDING and job.job_id not in self.graph.arrays:
+                if not self.graph.unmet(job.job_id):
+                    self._promote(job, now)
             elif job.status is S.RUNNABLE:
                 self.runnable.setdefault(job.job_queue, deque()).append(job)
             elif job.status in (S.STARTING, S.RUNNING):
                 self._abandon(job, now)
         self._wake.set()
+
+    async def _rebuild_graph(self, jobs: list[JobRecord]) -> None:
+        """Dependencies and array counts of unfinished jobs, from their stored specs."""
+        wanted = {d for j in jobs for d in j.spec.get("_waitFor") or [] if d not in self.jobs}
+        finished = {j.job_id: j for j in await self.store.get_jobs(sorted(wanted))}
+        for job in jobs:
+            for dep in job.spec.get("_waitFor") or []:
+                target = self.jobs.get(dep) or finished.get(dep)
+                if target is not None and target.status is S.FAILED:
+                    self.graph.doomed.add(job.job_id)
+                elif target is not None and target.status is not S.SUCCEEDED:
+                    self.graph.add_wait(job.job_id, dep)
+            size = (job.spec.get("arrayProperties") or {}).get("size")
+            if size is not None:
+                state = ArrayState(size)
+                state.counts.update(await self.store.child_status_counts(job.job_id))
+                self.graph.arrays[job.job_id] = state
 
     def _abandon(self, job: JobRecord, now: int) -> None:
         """A job that was on a host when the previous runtime died: stop what is left of its
@@ -186,7 +213,7 @@ class Runtime(SubmitMixin, ResourceManager):
             submitted, self._submitted = self._submitted, []
             for job in submitted:
                 if job.status is S.SUBMITTED:
-                    self._make_runnable(job, now)
+                    self._promote(job, now)
         views = []
         for name, dq in self.runnable.items():
             while dq and dq[0].status is not S.RUNNABLE:
@@ -204,21 +231,99 @@ class Runtime(SubmitMixin, ResourceManager):
                 self.bus.publish(wait.job)
         return len(decisions.placements)
 
-    def _make_runnable(self, job: JobRecord, now: int) -> None:
-        transition(job, S.RUNNABLE, now)
-        self.runnable.setdefault(job.job_queue, deque()).append(job)
-        self.store.mark_job(job)
-        self.bus.publish(job)
+    def _promote(self, job: JobRecord, now: int) -> None:
+        """SUBMITTED (or PENDING whose dependencies are met) to where it belongs next."""
+        if job.job_id in self.graph.doomed:
+            self.graph.doomed.discard(job.job_id)
+            self._move(job, S.FAILED, now, REASON_DEPENDENCY)
+        elif job.job_id in self.graph.arrays:
+            if job.status is S.SUBMITTED:
+                self._move(job, S.PENDING, now)
+            self._check_array_done(job, now)
+        elif self.graph.unmet(job.job_id):
+            if job.status is S.SUBMITTED:
+                self._move(job, S.PENDING, now)
+        else:
+            self._move(job, S.RUNNABLE, now)
+            self.runnable.setdefault(job.job_queue, deque()).append(job)
 
     def _requeue_front(self, job: JobRecord, now: int, reason: str | None = None) -> None:
-        if job.status is not S.RUNNABLE:
-            transition(job, S.RUNNABLE, now, reason)
         job.seq = self._seq_lo
         self._seq_lo -= 1
         job.ce = None
+        if job.status is not S.RUNNABLE:
+            self._move(job, S.RUNNABLE, now, reason)
         self.runnable.setdefault(job.job_queue, deque()).appendleft(job)
+
+    def _move(self, job: JobRecord, to: JobStatus, now: int, reason: str | None = None) -> None:
+        """Every status change of the runtime goes through here: the legal-move check, the
+        store, the bus, array counts, and what a finished job means for others."""
+        before = job.status
+        transition(job, to, now, reason)
         self.store.mark_job(job)
         self.bus.publish(job)
+        parent_id = job.spec.get("_parent")
+        if parent_id is not None:
+            state = self.graph.arrays.get(parent_id)
+            if state is not None:
+                state.counts[before] -= 1
+                state.counts[to] += 1
+                state.updated_at = now
+        if not to.is_terminal:
+            return
+        # A finished job releases its waiters; cascades use a worklist, not recursion (a
+        # failing 10,000-child SEQUENTIAL chain would overflow the stack).
+        work = [job]
+        while work:
+            done = work.pop()
+            self.jobs.pop(done.job_id, None)
+            self.recent.add(done.job_id, done.status)
+            self.graph.forget(done.job_id)
+            self.graph.arrays.pop(done.job_id, None)
+            if done.status is S.SUCCEEDED:
+                for waiter_id in self.graph.satisfied(done.job_id):
+                    waiter = self.jobs.get(waiter_id)
+                    if waiter is not None and waiter.status is S.PENDING:
+                        self._promote(waiter, now)
+            else:
+                for waiter_id in self.graph.failed(done.job_id):
+                    waiter = self.jobs.get(waiter_id)
+                    if waiter is not None and not waiter.status.is_terminal:
+                        self._fail_quietly(waiter, now, REASON_DEPENDENCY, work)
+            pid = done.spec.get("_parent")
+            if pid is not None:
+                parent = self.jobs.get(pid)
+                if parent is not None:
+                    self._check_array_done(parent, now, work)
+        self._wake.set()
+
+    def _fail_quietly(self, job: JobRecord, now: int, reason: str, work: list[JobRecord]) -> None:
+        """FAILED without the cascade (the caller's worklist carries it on)."""
+        before = job.status
+        transition(job, S.FAILED, now, reason)
+        self.store.mark_job(job)
+        self.bus.publish(job)
+        state = self.graph.arrays.get(job.spec.get("_parent") or "")
+        if state is not None:
+            state.counts[before] -= 1
+            state.counts[S.FAILED] += 1
+        work.append(job)
+
+    def _check_array_done(
+        self, parent: JobRecord, now: int, work: list[JobRecord] | None = None
+    ) -> None:
+        state = self.graph.arrays.get(parent.job_id)
+        if state is None or state.done < state.size or parent.status.is_terminal:
+            return
+        if parent.status is S.SUBMITTED:
+            self._move(parent, S.PENDING, now)
+        if state.counts[S.FAILED]:
+            if work is None:
+                self._move(parent, S.FAILED, now, REASON_ARRAY_CHILD)
+            else:
+                self._fail_quietly(parent, now, REASON_ARRAY_CHILD, work)
+        else:
+            self._move(parent, S.SUCCEEDED, now)
 
     def _place(self, job: JobRecord, ce_name: str, now: int) -> None:
         ce = self.registry.compute_environments[ce_name]
@@ -234,10 +339,8 @@ class Runtime(SubmitMixin, ResourceManager):
         )
         job.attempts.append(attempt)
         job.ce = ce_name
-        transition(job, S.STARTING, now)
-        self.store.mark_job(job)
+        self._move(job, S.STARTING, now)
         self.store.mark_attempt(job, attempt)
-        self.bus.publish(job)
         run = Running(job, attempt, executor)
         self.running[job.job_id] = run
         assert self._tg is not None
@@ -302,10 +405,8 @@ class Runtime(SubmitMixin, ResourceManager):
             now = now_ms()
             attempt.pid = run.handle.pid
             attempt.started_at = now
-            transition(job, S.RUNNING, now)
-            self.store.mark_job(job)
+            self._move(job, S.RUNNING, now)
             self.store.mark_attempt(job, attempt)
-            self.bus.publish(job)
             if run.kill_requested:
                 self._kill(run, grace=self.settings.kill_grace_seconds)
             else:
@@ -374,10 +475,7 @@ class Runtime(SubmitMixin, ResourceManager):
         self._wake.set()
 
     def _finish(self, job: JobRecord, status: JobStatus, now: int, reason: str | None) -> None:
-        transition(job, status, now, reason)
-        self.jobs.pop(job.job_id, None)
-        self.store.mark_job(job)
-        self.bus.publish(job)
+        self._move(job, status, now, reason)
 
     # ------------------------------------------------------------------ cancel / terminate
 
@@ -396,20 +494,39 @@ class Runtime(SubmitMixin, ResourceManager):
                 raise NotFoundError(f"job {job_id} does not exist")
             return  # finished: a no-op, as on AWS
         now = now_ms()
+        state = self.graph.arrays.get(job_id)
+        if state is not None:
+            # An array parent: cancel stops every child not yet started, terminate all of
+            # them; the parent ends FAILED once every child has.
+            # Last child first, so children waiting on earlier ones (SEQUENTIAL) get the
+            # caller's reason rather than "Dependent Job failed".
+            if terminate:
+                job.is_terminated = True
+            else:
+                job.is_cancelled = True
+            self.store.mark_job(job)
+            for i in reversed(range(state.size)):
+                child = self.jobs.get(f"{job_id}:{i}")
+                if child is not None:
+                    self._stop_one(child, reason, terminate, now)
+            await self.store.flush()
+            return
+        self._stop_one(job, reason, terminate, now)
+        await self.store.flush()
+
+    def _stop_one(self, job: JobRecord, reason: str, terminate: bool, now: int) -> None:
         if job.status in (S.SUBMITTED, S.PENDING, S.RUNNABLE):
             if terminate:
                 job.is_terminated = True
             else:
                 job.is_cancelled = True
             self._finish(job, S.FAILED, now, reason)
-            self._wake.set()
         elif terminate and job.status in (S.STARTING, S.RUNNING):
             job.is_terminated = True
-            run = self.running.get(job_id)
+            run = self.running.get(job.job_id)
             if run is not None:
                 run.final_reason = reason
                 self._kill(run, grace=self.settings.kill_grace_seconds)
-        await self.store.flush()
 
     # ------------------------------------------------------------------ reads
 

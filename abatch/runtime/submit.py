@@ -1,7 +1,12 @@
-"""SubmitJob: validate against current state, build the job record, persist, wake the loop.
+"""SubmitJob: validate against current state, build the job records, persist, wake the loop.
 
 A submission is acknowledged only once it is committed, so a job that was answered is never
-lost. Many submissions in one call share one commit.
+lost, and it is scheduled only once stored. Many submissions in one call share one commit;
+an array job of 10,000 children is one call and one commit.
+
+Array children are `parent:i`; their effective dependencies are worked out here (the
+parent's own dependencies, `SEQUENTIAL` on `parent:i-1`, `N_TO_N` on `other:i`) and kept in
+the hidden spec key `_waitFor`, so a restarted runtime rebuilds the graph from the store.
 """
 
 from __future__ import annotations
@@ -10,19 +15,24 @@ import asyncio
 import time
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from abatch.model.enums import JobStatus
-from abatch.model.errors import ClientError
+from abatch.model.errors import ClientError, NotFoundError
 from abatch.model.job import JobRecord, SubmitJobRequest
 from abatch.scheduler.resolve import effective_spec, resources_of
 
+from .graph import ArrayState, Graph, RecentlyFinished
+
 if TYPE_CHECKING:
+    from abatch.config import ConfigJob
     from abatch.config.settings import RuntimeSettings
     from abatch.store.sqlite import SqliteStore
 
     from .bus import EventBus
     from .registry import Registry
+
+S = JobStatus
 
 
 class SubmitMixin:
@@ -30,20 +40,60 @@ class SubmitMixin:
     registry: Registry
     store: SqliteStore
     bus: EventBus
+    graph: Graph
+    recent: RecentlyFinished
     jobs: dict[str, JobRecord]
     runnable: dict[str, deque[JobRecord]]
     _submitted: list[JobRecord]
     _seq_hi: int
     _wake: asyncio.Event
 
-    def prepare_job(self, req: SubmitJobRequest, now: int) -> JobRecord:
-        """Check a request against current state and build its record (nothing stored)."""
-        if req.array_properties is not None:
-            raise ClientError("array jobs are not supported yet (arrayProperties)")
-        if req.depends_on:
-            raise ClientError("job dependencies are not supported yet (dependsOn)")
-        if req.node_overrides is not None:
-            raise ClientError("multi-node jobs are not supported yet (nodeOverrides)")
+    async def submit(self, req: SubmitJobRequest) -> JobRecord:
+        return (await self.submit_many([req]))[0]
+
+    async def submit_many(self, reqs: list[SubmitJobRequest]) -> list[JobRecord]:
+        """Submit all or none: every request is checked before any is stored. Returns the
+        submitted jobs (array parents, not their children)."""
+        batch = Batch(int(time.time() * 1000))
+        await self._known_statuses(batch, reqs)
+        for r in reqs:
+            self._prepare(r, batch)
+        await self._commit(batch)
+        return batch.top
+
+    async def submit_config_jobs(self, config_jobs: list[ConfigJob]) -> list[JobRecord]:
+        """Jobs of a config in dependency order; `depends_on` names become job ids."""
+        from abatch.model.job import JobDependency
+
+        batch = Batch(int(time.time() * 1000))
+        ids: dict[str, str] = {}
+        for cj in config_jobs:
+            deps = [
+                JobDependency(job_id=ids[name] if name is not None else None, type=kind)
+                for name, kind in cj.depends_on
+            ]
+            req = cj.request.model_copy(update={"depends_on": deps or None})
+            ids[req.job_name] = self._prepare(req, batch).job_id
+        await self._commit(batch)
+        return batch.top
+
+    # ------------------------------------------------------------------ internals
+
+    async def _known_statuses(self, batch: Batch, reqs: list[SubmitJobRequest]) -> None:
+        """Statuses of finished jobs named as dependencies (unfinished ones are in memory)."""
+        wanted = {
+            d.job_id for r in reqs for d in r.depends_on or []
+            if d.job_id is not None and d.job_id not in self.jobs
+        }  # fmt: skip
+        if wanted:
+            await self.store.flush()
+            for job in await self.store.get_jobs(sorted(wanted)):
+                batch.finished[job.job_id] = job
+
+    def _lookup(self, job_id: str, batch: Batch) -> JobRecord | None:
+        return batch.by_id.get(job_id) or self.jobs.get(job_id) or batch.finished.get(job_id)
+
+    def _prepare(self, req: SubmitJobRequest, batch: Batch) -> JobRecord:
         jq = self.registry.queue_for_submit(req.job_queue)
         jd = self.registry.definition(req.job_definition)
         if jd.container_properties is None:
@@ -51,50 +101,153 @@ class SubmitMixin:
                 f"job definition {jd.job_definition_name}:{jd.revision} is {jd.type.value}; "
                 "only container job definitions can be submitted"
             )
+        if req.node_overrides is not None:
+            raise ClientError("nodeOverrides apply to multi-node job definitions only")
         spec = effective_spec(jd, req)
-        if self.settings.strict:
-            seconds = (spec.get("timeout") or {}).get("attemptDurationSeconds")
-            if seconds is not None and seconds < 60:
-                raise ClientError(
-                    f"timeout.attemptDurationSeconds is {seconds}; AWS requires at least 60 "
-                    "(strict mode)"
-                )
-        vcpus, memory, gpus = resources_of(spec["container"])
+        self._check_strict(spec)
         if not spec["container"].get("command"):
             raise ClientError(
                 f"job definition {jd.job_definition_name}:{jd.revision} has no command and the "
                 "submission gives none in containerOverrides"
             )
+        size = req.array_properties.size if req.array_properties else None
+        plain, sequential, n_to_n = self._dependencies(req, size, batch)
+        if req.depends_on:
+            spec["dependsOn"] = [d.to_aws() for d in req.depends_on]
+        vcpus, memory, gpus = resources_of(spec["container"])
+        common: dict[str, Any] = {
+            "job_name": req.job_name, "job_queue": jq.job_queue_name,
+            "job_definition": f"{jd.job_definition_name}:{jd.revision}",
+            "vcpus": vcpus, "memory": memory, "gpus": gpus,
+        }  # fmt: skip
+        parent = self._record(str(uuid.uuid4()), common, spec, batch)
+        if size is None:
+            if plain:
+                parent.spec["_waitFor"] = plain
+            batch.add(parent, top=True)
+            return parent
+        parent.spec["arrayProperties"] = {"size": size}
+        batch.add(parent, top=True)
+        for i in range(size):
+            waits = list(plain)
+            if sequential and i > 0:
+                waits.append(f"{parent.job_id}:{i - 1}")
+            if n_to_n is not None:
+                waits.append(f"{n_to_n}:{i}")
+            child_spec = dict(spec)
+            child_spec["arrayProperties"] = {"index": i}
+            child_spec["_parent"] = parent.job_id
+            child_spec["_env"] = {
+                "AWS_BATCH_JOB_ARRAY_INDEX": str(i),
+                "AWS_BATCH_JOB_ARRAY_SIZE": str(size),
+            }
+            if waits:
+                child_spec["_waitFor"] = waits
+                child_spec["dependsOn"] = [{"jobId": w} for w in waits]
+            else:
+                child_spec.pop("dependsOn", None)
+            batch.add(self._record(f"{parent.job_id}:{i}", common, child_spec, batch))
+        return parent
+
+    def _record(
+        self, job_id: str, common: dict[str, Any], spec: dict[str, Any], batch: Batch
+    ) -> JobRecord:
         seq = self._seq_hi
         self._seq_hi += 1
         return JobRecord(
-            job_id=str(uuid.uuid4()),
-            job_name=req.job_name,
-            job_queue=jq.job_queue_name,
-            job_definition=f"{jd.job_definition_name}:{jd.revision}",
-            status=JobStatus.SUBMITTED,
-            created_at=now,
-            seq=seq,
-            vcpus=vcpus,
-            memory=memory,
-            gpus=gpus,
-            spec=spec,
-            history=[(JobStatus.SUBMITTED, now)],
-        )
+            job_id=job_id, status=S.SUBMITTED, created_at=batch.now, seq=seq, spec=spec,
+            history=[(S.SUBMITTED, batch.now)], **common,
+        )  # fmt: skip
 
-    async def submit(self, req: SubmitJobRequest) -> JobRecord:
-        return (await self.submit_many([req]))[0]
+    def _dependencies(
+        self, req: SubmitJobRequest, size: int | None, batch: Batch
+    ) -> tuple[list[str], bool, str | None]:
+        plain: list[str] = []
+        sequential = False
+        n_to_n: str | None = None
+        for i, dep in enumerate(req.depends_on or []):
+            where = f"dependsOn[{i}]"
+            if dep.type == "SEQUENTIAL":
+                if dep.job_id is not None:
+                    raise ClientError(f"{where}: a SEQUENTIAL dependency takes no jobId")
+                if size is None:
+                    raise ClientError(f"{where}: SEQUENTIAL applies to array jobs only")
+                sequential = True
+                continue
+            if dep.job_id is None:
+                raise ClientError(f"{where}: jobId is required")
+            target = self._lookup(dep.job_id, batch)
+            if target is None:
+                raise NotFoundError(f"{where}: job {dep.job_id} does not exist")
+            if dep.type == "N_TO_N":
+                other = (target.spec.get("arrayProperties") or {}).get("size")
+                if size is None or other is None:
+                    raise ClientError(f"{where}: N_TO_N needs two array jobs")
+                if other != size:
+                    raise ClientError(
+                        f"{where}: N_TO_N needs arrays of the same size ({size} and {other})"
+                    )
+                n_to_n = target.job_id
+            else:
+                plain.append(target.job_id)
+        return plain, sequential, n_to_n
 
-    async def submit_many(self, reqs: list[SubmitJobRequest]) -> list[JobRecord]:
-        """Submit all or none: every request is checked before any is stored."""
-        now = int(time.time() * 1000)
-        jobs = [self.prepare_job(r, now) for r in reqs]
-        self.store.insert_jobs(jobs)
+    def _check_strict(self, spec: dict[str, Any]) -> None:
+        if not self.settings.strict:
+            return
+        seconds = (spec.get("timeout") or {}).get("attemptDurationSeconds")
+        if seconds is not None and seconds < 60:
+            raise ClientError(
+                f"timeout.attemptDurationSeconds is {seconds}; AWS requires at least 60 "
+                "(strict mode)"
+            )
+
+    async def _commit(self, batch: Batch) -> None:
+        self.store.insert_jobs(batch.records)
         await self.store.flush()
+        for parent in batch.top:
+            size = (parent.spec.get("arrayProperties") or {}).get("size")
+            if size is not None:
+                state = ArrayState(size)
+                state.counts[S.SUBMITTED] = size
+                self.graph.arrays[parent.job_id] = state
         # Scheduled only once stored: a job that runs has always been recorded first.
-        for job in jobs:
+        for job in batch.records:
             self.jobs[job.job_id] = job
+        for job in batch.records:
+            self._link(job, batch.finished)
+        self._submitted.extend(batch.records)
+        for job in batch.top:
             self.bus.publish(job)
-        self._submitted.extend(jobs)
         self._wake.set()
-        return jobs
+
+    def _link(self, job: JobRecord, finished: dict[str, JobRecord]) -> None:
+        """Enter a job's waits into the graph; note it if a dependency already failed."""
+        for dep in job.spec.get("_waitFor") or []:
+            target = self.jobs.get(dep)
+            if target is not None:
+                self.graph.add_wait(job.job_id, dep)
+                continue
+            # Finished, possibly while this submission was being committed.
+            status = self.recent.get(dep)
+            if status is None and dep in finished:
+                status = finished[dep].status
+            if status is S.FAILED:
+                self.graph.doomed.add(job.job_id)
+
+
+class Batch:
+    """Records prepared by one submit call, visible to later requests of the same call."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+        self.records: list[JobRecord] = []
+        self.top: list[JobRecord] = []
+        self.by_id: dict[str, JobRecord] = {}
+        self.finished: dict[str, JobRecord] = {}
+
+    def add(self, job: JobRecord, top: bool = False) -> None:
+        self.records.append(job)
+        self.by_id[job.job_id] = job
+        if top:
+            self.top.append(job)

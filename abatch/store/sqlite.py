@@ -302,6 +302,16 @@ class SqliteStore:
         rows = await self._run(_fetch, sql + " GROUP BY status", args)
         return {JobStatus(s): n for s, n in rows}
 
+    async def child_status_counts(self, parent_id: str) -> dict[JobStatus, int]:
+        """Counts per status of an array job's children (`parent:0` … `parent:N-1`): a range
+        scan on the primary key (':' sorts just before ';')."""
+        rows = await self._run(
+            _fetch,
+            "SELECT status, count(*) FROM jobs WHERE job_id > ? AND job_id < ? GROUP BY status",
+            (parent_id + ":", parent_id + ";"),
+        )
+        return {JobStatus(s): n for s, n in rows}
+
     async def _attach_attempts(self, jobs: list[JobRecord], unfinished_only: bool = False) -> None:
         if not jobs:
             return
