@@ -14,13 +14,13 @@ from pydantic import Field, model_validator
 
 from .base import AwsModel, JobName, jd_arn, job_arn, jq_arn
 from .enums import ALL_STATUSES, JobStatus
+from .resources import JobTimeout as JobTimeout
 from .resources import (
     KeyValuePair,
     ResourceRequirement,
     RetryStrategy,
     _check_env_names,
 )
-from .resources import JobTimeout as JobTimeout
 
 LOG_GROUP = "/aws/batch/job"
 
@@ -196,9 +196,20 @@ class JobRecord:
             out["startedAt"] = self.started_at
         if self.stopped_at is not None:
             out["stoppedAt"] = self.stopped_at
-        for key in ("dependsOn", "parameters", "retryStrategy", "timeout", "tags",
-                    "propagateTags", "platformCapabilities", "shareIdentifier",
-                    "schedulingPriority", "arrayProperties", "nodeProperties", "nodeDetails"):
+        for key in (
+            "dependsOn",
+            "parameters",
+            "retryStrategy",
+            "timeout",
+            "tags",
+            "propagateTags",
+            "platformCapabilities",
+            "shareIdentifier",
+            "schedulingPriority",
+            "arrayProperties",
+            "nodeProperties",
+            "nodeDetails",
+        ):
             if self.spec.get(key) is not None:
                 out[key] = self.spec[key]
         container = dict(self.spec.get("container") or {})

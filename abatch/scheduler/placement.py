@@ -57,7 +57,9 @@ class CapacityPool:
         )
 
     def fits_ever(self, job: JobRecord) -> bool:
-        return job.vcpus <= self.vcpus + 1e-9 and job.memory <= self.memory and job.gpus <= self.gpus
+        return (
+            job.vcpus <= self.vcpus + 1e-9 and job.memory <= self.memory and job.gpus <= self.gpus
+        )
 
     def take(self, job: JobRecord) -> None:
         self.used_vcpus += job.vcpus
@@ -157,4 +159,6 @@ def waiting_reason(job: JobRecord, qpools: Sequence[CapacityPool]) -> str:
 
 def queued_reason(head: JobRecord, position: int) -> str:
     """Status reason of a RUNNABLE job that is not at the head: who is ahead of it."""
-    return f"{QUEUED_CODE} - position {position} in queue, behind job {head.job_id} ({head.job_name})"
+    return (
+        f"{QUEUED_CODE} - position {position} in queue, behind job {head.job_id} ({head.job_name})"
+    )

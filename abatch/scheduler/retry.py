@@ -54,9 +54,7 @@ def decide_retry(
             ("onReason", reason),
             ("onExitCode", code),
         )
-        if all(
-            rule.get(key) is None or pattern_matches(rule[key], value) for key, value in checks
-        ):
+        if all(rule.get(key) is None or pattern_matches(rule[key], value) for key, value in checks):
             action = str(rule.get("action", "RETRY")).upper()
             return RetryDecision(action == "RETRY", f"evaluateOnExit[{i}] says {action}")
     return RetryDecision(True, f"attempt {attempts_counted} of {allowed}, retrying")

@@ -66,6 +66,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (job_id, number)
     );
     """,
+    # 2: schedules (EventBridge-style): when each last fired, so a restart fires a missed
+    # tick once instead of once per missed tick.
+    """
+    CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        last_fired_at INTEGER,
+        fired_count INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -65,7 +65,9 @@ class SqliteStore:
             try:
                 state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             except OSError as exc:
-                raise StateDirError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
+                raise StateDirError(
+                    f"cannot create state directory {state_dir}: {exc.strerror}"
+                ) from None
             if not os.access(state_dir, os.W_OK | os.X_OK):
                 raise StateDirError(f"state directory {state_dir} is not writable")
             uri = f"file:{path}"
@@ -100,7 +102,7 @@ class SqliteStore:
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         # aiosqlite runs each call in its connection thread; passing a whole function makes a
         # transaction one hop instead of one per statement.
-        result: T = await self._conn._execute(fn, self._conn._conn, *args)
+        result: T = await self._conn._execute(fn, self._conn._conn, *args)  # type: ignore[no-untyped-call]
         return result
 
     # ------------------------------------------------------------------ write-behind
@@ -231,6 +233,21 @@ class SqliteStore:
             jd = jds[0].model_copy(update={"status": status})
             await self.put_job_definition(jd, 0)
 
+    # ------------------------------------------------------------------ schedules
+
+    async def schedule_last_fired(self) -> dict[str, int | None]:
+        rows = await self._run(_fetch, "SELECT name, last_fired_at FROM schedules", ())
+        return {name: at for name, at in rows}
+
+    async def record_schedule_fired(self, name: str, at: int) -> None:
+        await self._run(
+            _exec,
+            "INSERT INTO schedules (name, last_fired_at, fired_count) VALUES (?, ?, 1) "
+            "ON CONFLICT(name) DO UPDATE SET last_fired_at=excluded.last_fired_at, "
+            "fired_count=fired_count+1",
+            (name, at),
+        )
+
     # ------------------------------------------------------------------ jobs
 
     async def unfinished_jobs(self) -> list[JobRecord]:
@@ -287,7 +304,9 @@ class SqliteStore:
         sql = f"SELECT {codec.JOB_COLUMNS} FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, seq DESC" if newest_first else " ORDER BY created_at, seq"
+        sql += (
+            " ORDER BY created_at DESC, seq DESC" if newest_first else " ORDER BY created_at, seq"
+        )
         sql += " LIMIT ? OFFSET ?"
         rows = await self._run(_fetch, sql, (*args, limit, offset))
         return [codec.job_from_row(r) for r in rows]

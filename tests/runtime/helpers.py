@@ -78,9 +78,7 @@ async def runtime(
         yield rt
 
 
-async def wait_for(
-    rt: Runtime, predicate: Callable[[], bool], timeout: float = 30.0
-) -> None:
+async def wait_for(rt: Runtime, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     """Wait, driven by the runtime's events, until `predicate()` holds."""
     changed = anyio.Event()
 

@@ -128,8 +128,11 @@ async def test_depending_on_an_array_waits_for_the_whole_array(tmp_path: Path) -
         ({"arrayProperties": {"size": 10001}}, Exception, "less than or equal to 10000"),
         ({"dependsOn": [{"jobId": "nope"}]}, NotFoundError, "job nope does not exist"),
         ({"dependsOn": [{"type": "SEQUENTIAL"}]}, ClientError, "array jobs only"),
-        ({"dependsOn": [{"jobId": "x", "type": "SEQUENTIAL"}],
-          "arrayProperties": {"size": 2}}, ClientError, "takes no jobId"),  # fmt: skip
+        (
+            {"dependsOn": [{"jobId": "x", "type": "SEQUENTIAL"}], "arrayProperties": {"size": 2}},
+            ClientError,
+            "takes no jobId",
+        ),
         ({"dependsOn": [{"jobId": f"j{i}"} for i in range(21)]}, Exception, "at most 20"),
     ],
 )

@@ -170,7 +170,7 @@ async def test_terminate_running_and_cancel_is_noop_on_running(tmp_path: Path) -
 
 async def test_submission_errors(tmp_path: Path) -> None:
     async with runtime(tmp_path, FakeExecutor()) as rt:
-        with pytest.raises(NotFoundError, match="job queue 'qq' does not exist.*did you mean 'q'"):
+        with pytest.raises(NotFoundError, match=r"job queue 'qq' does not exist.*did you mean 'q'"):
             await rt.submit(req("a", queue="qq"))
         with pytest.raises(NotFoundError, match="job definition 'dd' does not exist"):
             await rt.submit(req("a", definition="dd"))
@@ -205,7 +205,9 @@ async def test_disabled_compute_environment_gets_no_new_jobs(tmp_path: Path) -> 
     async with runtime(tmp_path, fake) as rt:
         await rt.put_compute_environment(ce(state="DISABLED"))
         job = await rt.submit(req("a"))
-        await wait_for(rt, lambda: job.status_reason is not None and "DISABLED" in job.status_reason)
+        await wait_for(
+            rt, lambda: job.status_reason is not None and "DISABLED" in job.status_reason
+        )
         assert job.status is S.RUNNABLE and not fake.started
         await rt.put_compute_environment(ce())
         await wait_status(rt, [job])

@@ -31,8 +31,12 @@ def pool(name: str, vcpus: float, memory: int = 1000, gpus: int = 0, enabled: bo
     return CapacityPool(name, enabled, vcpus, memory, gpus, used_vcpus=used)
 
 
-def decide(queues: list[tuple[str, int, list[str], list[JobRecord]]],
-           pools: list[CapacityPool]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:  # fmt: skip
+Decisions = tuple[list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def decide(
+    queues: list[tuple[str, int, list[str], list[JobRecord]]], pools: list[CapacityPool]
+) -> Decisions:
     p = plan(
         [QueueView(n, prio, ces, deque(jobs)) for n, prio, ces, jobs in queues],
         {x.name: x for x in pools},

@@ -1,0 +1,244 @@
+"""Attempts: placing a job on a compute environment, supervising its run, timeouts, kills,
+and deciding what its exit means (success, retry at the front of its queue, or failure).
+
+One supervisor task per running attempt; the executor does the waiting (pidfd for processes),
+so an attempt costs no thread. Timeouts are event-loop timers armed when the attempt is
+RUNNING; on expiry the attempt gets SIGTERM, then SIGKILL after the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from abatch.executors.base import Executor, Handle, StartError
+from abatch.model.enums import ExecutorKind, JobStatus
+from abatch.model.errors import ClientError
+from abatch.model.job import Attempt, JobRecord, log_stream_name
+from abatch.model.runspec import ExitResult, RunSpec
+from abatch.scheduler.resolve import job_environment, substitute
+from abatch.scheduler.retry import decide_retry
+
+from .moves import now_ms
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from abatch.config.settings import RuntimeSettings
+    from abatch.scheduler.placement import CapacityPool
+    from abatch.store.sqlite import SqliteStore
+
+    from .registry import Registry
+
+S = JobStatus
+REASON_EXITED = "Essential container in task exited"
+REASON_START_FAILED = "Task failed to start"
+REASON_TIMEOUT = "Job attempt duration exceeded timeout"
+REASON_INTERRUPTED = "Runtime stopped; attempt interrupted and requeued"
+REASON_ABANDONED = "Runtime restarted; attempt abandoned and requeued"
+
+
+@dataclass(slots=True)
+class Running:
+    """An attempt on a host: what the runtime needs to stop it."""
+
+    job: JobRecord
+    attempt: Attempt
+    executor: Executor
+    handle: Handle | None = None
+    final_reason: str | None = None  # set by terminate/timeout: ends FAILED, never retried
+    kill_requested: bool = False
+    timer: asyncio.TimerHandle | None = None
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+
+class AttemptsMixin:
+    settings: RuntimeSettings
+    state_dir: Path
+    store: SqliteStore
+    registry: Registry
+    pools: dict[str, CapacityPool]
+    running: dict[str, Running]
+    _executors: dict[ExecutorKind, Executor]
+    _tg: TaskGroup | None
+    _stopping: bool
+    _wake: asyncio.Event
+
+    # Provided by MovesMixin.
+    _move: Callable[..., None]
+    _finish: Callable[[JobRecord, JobStatus, int, str | None], None]
+    _requeue_front: Callable[..., None]
+
+    def _place(self, job: JobRecord, ce_name: str, now: int) -> None:
+        ce = self.registry.compute_environments[ce_name]
+        executor = self._executor(ce.executor)
+        task_id = uuid.uuid4().hex
+        jd_name = job.job_definition.partition(":")[0]
+        attempt = Attempt(
+            number=len(job.attempts) + 1,
+            ce=ce_name,
+            task_id=task_id,
+            log_stream=log_stream_name(jd_name, task_id),
+            created_at=now,
+        )
+        job.attempts.append(attempt)
+        job.ce = ce_name
+        self._move(job, S.STARTING, now)
+        self.store.mark_attempt(job, attempt)
+        run = Running(job, attempt, executor)
+        self.running[job.job_id] = run
+        assert self._tg is not None
+        self._tg.start_soon(self._supervise, run)
+
+    def _executor(self, kind: ExecutorKind) -> Executor:
+        ex = self._executors.get(kind)
+        if ex is None:
+            if kind is ExecutorKind.PROCESS:
+                from abatch.executors.process import ProcessExecutor
+
+                ex = ProcessExecutor()
+            else:
+                raise ClientError(f"executor {kind.value!r} is not available in this runtime")
+            self._executors[kind] = ex
+        return ex
+
+    def run_spec(self, job: JobRecord, attempt: Attempt) -> RunSpec:
+        container: dict[str, Any] = job.spec.get("container") or {}
+        argv = substitute(list(container.get("command") or []), job.spec.get("parameters") or {})
+        env = job_environment(
+            container,
+            job_id=job.job_id,
+            attempt=attempt.number,
+            queue=job.job_queue,
+            ce=attempt.ce,
+            extra=job.spec.get("_env"),
+        )
+        return RunSpec(
+            key=attempt.task_id,
+            argv=tuple(argv),
+            env=env,
+            workdir=self.state_dir / "work" / attempt.task_id,
+            log_path=self.log_path(attempt.log_stream),
+            vcpus=job.vcpus,
+            memory_mib=job.memory,
+            image=container.get("image"),
+            container=container,
+            labels={
+                "abatch.job-id": job.job_id,
+                "abatch.attempt": str(attempt.number),
+                "abatch.runtime": str(self.state_dir),
+            },
+        )
+
+    def log_path(self, stream: str) -> Any:
+        # Stream names are `{definition name}/default/{hex}`: the definition name is
+        # validated to [A-Za-z0-9_-], so the path cannot leave the logs directory.
+        return self.state_dir / "logs" / stream
+
+    # ------------------------------------------------------------------ attempts
+
+    async def _supervise(self, run: Running) -> None:
+        job, attempt = run.job, run.attempt
+        try:
+            try:
+                spec = self.run_spec(job, attempt)
+                run.handle = await run.executor.start(spec)
+            except StartError as exc:
+                self._attempt_ended(run, ExitResult(None, exc.reason), REASON_START_FAILED)
+                return
+            now = now_ms()
+            attempt.pid = run.handle.pid
+            attempt.started_at = now
+            self._move(job, S.RUNNING, now)
+            self.store.mark_attempt(job, attempt)
+            if run.kill_requested:
+                self._kill(run, self.settings.kill_grace_seconds)
+            else:
+                self._arm_timeout(run)
+            result = await run.executor.wait(run.handle)
+            self._attempt_ended(run, result, REASON_EXITED)
+        finally:
+            if run.timer is not None:
+                run.timer.cancel()
+            self.running.pop(job.job_id, None)
+            run.done.set()
+
+    def _arm_timeout(self, run: Running) -> None:
+        seconds = (run.job.spec.get("timeout") or {}).get("attemptDurationSeconds")
+        if seconds:
+            loop = asyncio.get_running_loop()
+            run.timer = loop.call_later(float(seconds), self._on_timeout, run)
+
+    def _on_timeout(self, run: Running) -> None:
+        if run.final_reason is None:
+            run.final_reason = REASON_TIMEOUT
+        self._kill(run, self.settings.kill_grace_seconds)
+
+    def _kill(self, run: Running, grace: float) -> None:
+        run.kill_requested = True
+        if run.handle is not None:
+            assert self._tg is not None
+            self._tg.start_soon(run.executor.kill, run.handle, grace)
+
+    def _attempt_ended(self, run: Running, result: ExitResult, status_reason: str) -> None:
+        job, attempt = run.job, run.attempt
+        now = now_ms()
+        attempt.stopped_at = now
+        attempt.exit_code = result.exit_code
+        attempt.reason = result.reason
+        pool = self.pools.get(attempt.ce)
+        if pool is not None:
+            pool.give(job)
+        if run.final_reason is not None:
+            attempt.status_reason = run.final_reason
+            self._finish(job, S.FAILED, now, run.final_reason)
+        elif self._stopping and run.kill_requested:
+            attempt.status_reason = REASON_INTERRUPTED
+            self._requeue_front(job, now)
+        elif result.exit_code == 0 and result.reason is None:
+            attempt.status_reason = status_reason
+            self._finish(job, S.SUCCEEDED, now, status_reason)
+        else:
+            attempt.status_reason = status_reason
+            counted = sum(
+                1 for a in job.attempts
+                if a.status_reason not in (REASON_INTERRUPTED, REASON_ABANDONED)
+            )  # fmt: skip
+            decision = decide_retry(
+                job.spec.get("retryStrategy"),
+                counted,
+                exit_code=result.exit_code,
+                reason=result.reason,
+                status_reason=status_reason,
+            )
+            if decision.retry:
+                self._requeue_front(job, now)
+            else:
+                self._finish(job, S.FAILED, now, status_reason)
+        self.store.mark_attempt(job, attempt)
+        self._wake.set()
+
+
+def kill_orphan(pid: int, job_id: str, attempt: int) -> None:
+    """Kill the process group of a process left by a previous runtime, after checking from
+    its environment that it really is that attempt (pids are reused)."""
+    import os
+    import signal
+
+    marker = f"AWS_BATCH_JOB_ID={job_id}\0".encode()
+    marker2 = f"AWS_BATCH_JOB_ATTEMPT={attempt}\0".encode()
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read()
+    except OSError:
+        return
+    if marker in env and marker2 in env:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
