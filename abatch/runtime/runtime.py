@@ -31,6 +31,7 @@ from abatch.store.sqlite import SqliteStore
 from .attempts import REASON_ABANDONED, AttemptsMixin, Running, kill_orphan
 from .bus import EventBus
 from .graph import ArrayState, Graph, RecentlyFinished
+from .jstla import TimeLimitMixin
 from .moves import MovesMixin, now_ms
 from .registry import Registry
 from .resources import ResourceManager
@@ -39,7 +40,7 @@ from .submit import SubmitMixin
 S = JobStatus
 
 
-class Runtime(MovesMixin, AttemptsMixin, SubmitMixin, ResourceManager):
+class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceManager):
     def __init__(
         self,
         settings: RuntimeSettings,
@@ -56,6 +57,8 @@ class Runtime(MovesMixin, AttemptsMixin, SubmitMixin, ResourceManager):
         self.graph = Graph()
         self.recent = RecentlyFinished()
         self._submitted: list[JobRecord] = []
+        self._stuck_since: dict[str, tuple[str, int]] = {}
+        self._jstla_timer: asyncio.TimerHandle | None = None
         self._executors = executors if executors is not None else {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -148,6 +151,8 @@ class Runtime(MovesMixin, AttemptsMixin, SubmitMixin, ResourceManager):
     async def _shutdown(self) -> None:
         """Stop placing; stop running attempts (they are requeued); commit everything."""
         self._stopping = True
+        if self._jstla_timer is not None:
+            self._jstla_timer.cancel()
         for run in list(self.running.values()):
             self._kill(run, self.settings.kill_grace_seconds)
         for run in list(self.running.values()):
@@ -194,6 +199,7 @@ class Runtime(MovesMixin, AttemptsMixin, SubmitMixin, ResourceManager):
                 wait.job.status_reason = wait.reason
                 self.store.mark_job(wait.job)
                 self.bus.publish(wait.job)
+        self.note_heads((w.job for w in decisions.waits), now)
         return len(decisions.placements)
 
     # ------------------------------------------------------------------ reads

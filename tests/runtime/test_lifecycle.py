@@ -239,3 +239,33 @@ async def test_second_runtime_on_same_state_dir_refused(tmp_path: Path) -> None:
                 pass
     async with open_runtime(settings(tmp_path)):
         pass  # released on stop
+
+
+async def test_job_state_time_limit_cancels_a_blocked_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import abatch.runtime.runtime as runtime_module
+
+    async with runtime(tmp_path, FakeExecutor()) as rt:
+        limit = {
+            "reason": "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+            "state": "RUNNABLE",
+            "maxTimeSeconds": 600,
+            "action": "CANCEL",
+        }
+        await rt.put_job_queue(jq("q", 1, jobStateTimeLimitActions=[limit]))
+        await rt.register_job_definition(jd("big", vcpus=64))
+        big = await rt.submit(req("big", definition="big"))
+        after = await rt.submit(req("after"))
+        await wait_for(rt, lambda: big.status_reason == REASON_MAX_CPU)
+        assert big.status is S.RUNNABLE
+        real = runtime_module.now_ms
+        monkeypatch.setattr(runtime_module, "now_ms", lambda: real() + 601_000)
+        rt.wake()
+        await wait_status(rt, [big, after])
+        assert big.status is S.FAILED
+        assert big.status_reason == (
+            "Canceled by JobStateTimeLimit action due to reason: "
+            "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
+        )
+        assert after.status is S.SUCCEEDED
