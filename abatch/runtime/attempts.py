@@ -208,9 +208,10 @@ class AttemptsMixin:
         else:
             attempt.status_reason = status_reason
             counted = sum(
-                1 for a in job.attempts
+                1
+                for a in job.attempts
                 if a.status_reason not in (REASON_INTERRUPTED, REASON_ABANDONED)
-            )  # fmt: skip
+            )
             decision = decide_retry(
                 job.spec.get("retryStrategy"),
                 counted,

@@ -72,8 +72,10 @@ class ResourceManager:
         )
         if old is not None:
             pool.used_vcpus, pool.used_memory, pool.used_gpus = (
-                old.used_vcpus, old.used_memory, old.used_gpus,
-            )  # fmt: skip
+                old.used_vcpus,
+                old.used_memory,
+                old.used_gpus,
+            )
         self.pools[name] = pool
 
     async def put_compute_environment(self, ce: ComputeEnvironment) -> str:
@@ -132,8 +134,11 @@ class ResourceManager:
     async def apply(self, config: LoadedConfig) -> ApplyReport:
         report = ApplyReport()
         for ce in config.compute_environments:
-            report.add("compute environment", ce.compute_environment_name,
-                       await self.put_compute_environment(ce))  # fmt: skip
+            report.add(
+                "compute environment",
+                ce.compute_environment_name,
+                await self.put_compute_environment(ce),
+            )
         for jq in config.job_queues:
             report.add("job queue", jq.job_queue_name, await self.put_job_queue(jq))
         for jd in config.job_definitions:

@@ -82,9 +82,11 @@ class SubmitMixin:
     async def _known_statuses(self, batch: Batch, reqs: list[SubmitJobRequest]) -> None:
         """Statuses of finished jobs named as dependencies (unfinished ones are in memory)."""
         wanted = {
-            d.job_id for r in reqs for d in r.depends_on or []
+            d.job_id
+            for r in reqs
+            for d in r.depends_on or []
             if d.job_id is not None and d.job_id not in self.jobs
-        }  # fmt: skip
+        }
         if wanted:
             await self.store.flush()
             for job in await self.store.get_jobs(sorted(wanted)):
@@ -116,10 +118,13 @@ class SubmitMixin:
             spec["dependsOn"] = [d.to_aws() for d in req.depends_on]
         vcpus, memory, gpus = resources_of(spec["container"])
         common: dict[str, Any] = {
-            "job_name": req.job_name, "job_queue": jq.job_queue_name,
+            "job_name": req.job_name,
+            "job_queue": jq.job_queue_name,
             "job_definition": f"{jd.job_definition_name}:{jd.revision}",
-            "vcpus": vcpus, "memory": memory, "gpus": gpus,
-        }  # fmt: skip
+            "vcpus": vcpus,
+            "memory": memory,
+            "gpus": gpus,
+        }
         parent = self._record(str(uuid.uuid4()), common, spec, batch)
         if size is None:
             if plain:
@@ -155,9 +160,14 @@ class SubmitMixin:
         seq = self._seq_hi
         self._seq_hi += 1
         return JobRecord(
-            job_id=job_id, status=S.SUBMITTED, created_at=batch.now, seq=seq, spec=spec,
-            history=[(S.SUBMITTED, batch.now)], **common,
-        )  # fmt: skip
+            job_id=job_id,
+            status=S.SUBMITTED,
+            created_at=batch.now,
+            seq=seq,
+            spec=spec,
+            history=[(S.SUBMITTED, batch.now)],
+            **common,
+        )
 
     def _dependencies(
         self, req: SubmitJobRequest, size: int | None, batch: Batch

@@ -47,11 +47,24 @@ def flags_of(job: JobRecord) -> int:
 
 def job_insert_row(job: JobRecord) -> tuple[Any, ...]:
     return (
-        job.job_id, job.job_name, job.job_queue, job.job_definition, job.status.value,
-        job.status_reason, job.created_at, job.started_at, job.stopped_at, job.seq,
-        job.vcpus, job.memory, job.gpus, job.ce, flags_of(job),
-        encode_history(job.history), dumps(job.spec),
-    )  # fmt: skip
+        job.job_id,
+        job.job_name,
+        job.job_queue,
+        job.job_definition,
+        job.status.value,
+        job.status_reason,
+        job.created_at,
+        job.started_at,
+        job.stopped_at,
+        job.seq,
+        job.vcpus,
+        job.memory,
+        job.gpus,
+        job.ce,
+        flags_of(job),
+        encode_history(job.history),
+        dumps(job.spec),
+    )
 
 
 JOB_UPDATE_SQL = (
@@ -62,21 +75,55 @@ JOB_UPDATE_SQL = (
 
 def job_update_row(job: JobRecord) -> tuple[Any, ...]:
     return (
-        job.status.value, job.status_reason, job.started_at, job.stopped_at, job.seq, job.ce,
-        flags_of(job), encode_history(job.history), job.job_id,
-    )  # fmt: skip
+        job.status.value,
+        job.status_reason,
+        job.started_at,
+        job.stopped_at,
+        job.seq,
+        job.ce,
+        flags_of(job),
+        encode_history(job.history),
+        job.job_id,
+    )
 
 
 def attempt_row(job_id: str, a: Attempt) -> tuple[Any, ...]:
     return (
-        job_id, a.number, a.ce, a.task_id, a.log_stream, a.created_at, a.started_at,
-        a.stopped_at, a.exit_code, a.reason, a.status_reason, a.pid,
-    )  # fmt: skip
+        job_id,
+        a.number,
+        a.ce,
+        a.task_id,
+        a.log_stream,
+        a.created_at,
+        a.started_at,
+        a.stopped_at,
+        a.exit_code,
+        a.reason,
+        a.status_reason,
+        a.pid,
+    )
 
 
 def job_from_row(row: tuple[Any, ...]) -> JobRecord:
-    (job_id, name, queue, jd, status, reason, created, started, stopped, seq, vcpus, memory,
-     gpus, ce, flags, history, spec) = row  # fmt: skip
+    (
+        job_id,
+        name,
+        queue,
+        jd,
+        status,
+        reason,
+        created,
+        started,
+        stopped,
+        seq,
+        vcpus,
+        memory,
+        gpus,
+        ce,
+        flags,
+        history,
+        spec,
+    ) = row
     return JobRecord(
         job_id=job_id,
         job_name=name,
@@ -100,8 +147,9 @@ def job_from_row(row: tuple[Any, ...]) -> JobRecord:
 
 
 def attempt_from_row(row: tuple[Any, ...]) -> tuple[str, Attempt]:
-    (job_id, number, ce, task_id, stream, created, started, stopped, code, reason, sreason,
-     pid) = row  # fmt: skip
+    (job_id, number, ce, task_id, stream, created, started, stopped, code, reason, sreason, pid) = (
+        row
+    )
     return job_id, Attempt(
         number=number,
         ce=ce,

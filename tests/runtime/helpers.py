@@ -19,9 +19,13 @@ from abatch.runtime import Runtime, open_runtime
 
 def ce(name: str = "ce", vcpus: int = 2, memory: int = 4096, **kw: Any) -> ComputeEnvironment:
     return ComputeEnvironment.model_validate(
-        {"computeEnvironmentName": name, "computeResources": {"maxvCpus": vcpus},
-         "memory": memory, **kw}
-    )  # fmt: skip
+        {
+            "computeEnvironmentName": name,
+            "computeResources": {"maxvCpus": vcpus},
+            "memory": memory,
+            **kw,
+        }
+    )
 
 
 def jq(name: str, priority: int, ces: Iterable[str] = ("ce",), **kw: Any) -> JobQueue:
@@ -31,8 +35,9 @@ def jq(name: str, priority: int, ces: Iterable[str] = ("ce",), **kw: Any) -> Job
     )
 
 
-def jd(name: str = "d", command: list[str] | None = None, vcpus: int = 1, memory: int = 64,
-       **kw: Any) -> JobDefinition:  # fmt: skip
+def jd(
+    name: str = "d", command: list[str] | None = None, vcpus: int = 1, memory: int = 64, **kw: Any
+) -> JobDefinition:
     return JobDefinition.model_validate(
         {
             "jobDefinitionName": name,

@@ -19,8 +19,9 @@ S = JobStatus
 
 def fail_index(index: str, code: int = 1):  # type: ignore[no-untyped-def]
     def script(spec: RunSpec) -> FakeOutcome:
-        return FakeOutcome(exit_code=code if spec.env.get("AWS_BATCH_JOB_ARRAY_INDEX") == index
-                           else 0)  # fmt: skip
+        return FakeOutcome(
+            exit_code=code if spec.env.get("AWS_BATCH_JOB_ARRAY_INDEX") == index else 0
+        )
 
     return script
 
@@ -35,8 +36,14 @@ async def test_array_children_environment_and_parent_status(tmp_path: Path) -> N
         assert parent.status is S.SUCCEEDED
         assert S.RUNNABLE not in seen and S.RUNNING not in seen
         assert [s for s, _ in parent.history] == [S.SUBMITTED, S.PENDING, S.SUCCEEDED]
-        envs = sorted((s.env["AWS_BATCH_JOB_ID"], s.env["AWS_BATCH_JOB_ARRAY_INDEX"],
-                       s.env["AWS_BATCH_JOB_ARRAY_SIZE"]) for s in fake.started)  # fmt: skip
+        envs = sorted(
+            (
+                s.env["AWS_BATCH_JOB_ID"],
+                s.env["AWS_BATCH_JOB_ARRAY_INDEX"],
+                s.env["AWS_BATCH_JOB_ARRAY_SIZE"],
+            )
+            for s in fake.started
+        )
         assert envs == [(f"{parent.job_id}:{i}", str(i), "3") for i in range(3)]
         children = await rt.get_jobs([f"{parent.job_id}:{i}" for i in range(3)])
         assert [c.spec["arrayProperties"] for c in children] == [{"index": i} for i in range(3)]
@@ -84,8 +91,9 @@ async def test_failure_cascades_transitively(tmp_path: Path) -> None:
 async def test_sequential_array_runs_in_order_and_fails_the_rest(tmp_path: Path) -> None:
     fake = FakeExecutor(fail_index("2"))
     async with runtime(tmp_path, fake, vcpus=8) as rt:
-        parent = await rt.submit(req("seq", arrayProperties={"size": 5},
-                                     dependsOn=[{"type": "SEQUENTIAL"}]))  # fmt: skip
+        parent = await rt.submit(
+            req("seq", arrayProperties={"size": 5}, dependsOn=[{"type": "SEQUENTIAL"}])
+        )
         await wait_status(rt, [parent])
         order = [s.env["AWS_BATCH_JOB_ARRAY_INDEX"] for s in fake.started]
         assert order == ["0", "1", "2"]
@@ -97,8 +105,9 @@ async def test_n_to_n_between_arrays(tmp_path: Path) -> None:
     fake = FakeExecutor(fail_index("1"))
     async with runtime(tmp_path, fake, vcpus=8) as rt:
         a = await rt.submit(req("a", arrayProperties={"size": 3}))
-        b = await rt.submit(req("b", arrayProperties={"size": 3},
-                                dependsOn=[{"jobId": a.job_id, "type": "N_TO_N"}]))  # fmt: skip
+        b = await rt.submit(
+            req("b", arrayProperties={"size": 3}, dependsOn=[{"jobId": a.job_id, "type": "N_TO_N"}])
+        )
         await wait_status(rt, [a, b])
         kids = await rt.get_jobs([f"{b.job_id}:{i}" for i in range(3)])
         # b:1 fails because a:1 failed; b:1's own attempt fails too in this script, so look at
@@ -146,15 +155,21 @@ async def test_n_to_n_size_mismatch_refused(tmp_path: Path) -> None:
     async with runtime(tmp_path, FakeExecutor(lambda s: FakeOutcome(duration=None))) as rt:
         a = await rt.submit(req("a", arrayProperties={"size": 3}))
         with pytest.raises(ClientError, match="same size"):
-            await rt.submit(req("b", arrayProperties={"size": 4},
-                                dependsOn=[{"jobId": a.job_id, "type": "N_TO_N"}]))  # fmt: skip
+            await rt.submit(
+                req(
+                    "b",
+                    arrayProperties={"size": 4},
+                    dependsOn=[{"jobId": a.job_id, "type": "N_TO_N"}],
+                )
+            )
 
 
 async def test_cancel_array_parent_cancels_children(tmp_path: Path) -> None:
     fake = FakeExecutor(lambda s: FakeOutcome(duration=None))
     async with runtime(tmp_path, fake, vcpus=1) as rt:
-        parent = await rt.submit(req("arr", arrayProperties={"size": 4},
-                                     dependsOn=[{"type": "SEQUENTIAL"}]))  # fmt: skip
+        parent = await rt.submit(
+            req("arr", arrayProperties={"size": 4}, dependsOn=[{"type": "SEQUENTIAL"}])
+        )
         await wait_for(rt, lambda: len(fake.running) == 1)
         await rt.cancel_job(parent.job_id, "no longer needed")
         kids = await rt.get_jobs([f"{parent.job_id}:{i}" for i in range(4)])

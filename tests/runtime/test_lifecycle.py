@@ -32,8 +32,12 @@ async def test_job_goes_through_every_state_and_is_recorded(tmp_path: Path) -> N
         await wait_status(rt, [job])
         assert job.status is S.SUCCEEDED
         assert [s for s, _ in job.history] == [
-            S.SUBMITTED, S.RUNNABLE, S.STARTING, S.RUNNING, S.SUCCEEDED,
-        ]  # fmt: skip
+            S.SUBMITTED,
+            S.RUNNABLE,
+            S.STARTING,
+            S.RUNNING,
+            S.SUCCEEDED,
+        ]
         times = [t for _, t in job.history]
         assert times == sorted(times)
         job_id = job.job_id
@@ -66,8 +70,13 @@ async def test_capacity_limits_concurrency_and_comes_back(tmp_path: Path) -> Non
     async with runtime(tmp_path, fake, vcpus=2) as rt:
         jobs = await rt.submit_many([req(f"j{i}") for i in range(5)])
         await wait_for(rt, lambda: len(fake.running) == 2)
-        assert [j.status for j in jobs] == [S.RUNNING, S.RUNNING, S.RUNNABLE, S.RUNNABLE,
-                                            S.RUNNABLE]  # fmt: skip
+        assert [j.status for j in jobs] == [
+            S.RUNNING,
+            S.RUNNING,
+            S.RUNNABLE,
+            S.RUNNABLE,
+            S.RUNNABLE,
+        ]
         assert jobs[2].status_reason is not None
         assert jobs[2].status_reason.startswith("WAITING_FOR_CAPACITY - needs 1 vCPU")
         assert rt.explain(jobs[3]) is not None and "behind job" in str(rt.explain(jobs[3]))

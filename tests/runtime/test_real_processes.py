@@ -34,13 +34,26 @@ async def test_environment_and_log(tmp_path: Path) -> None:
 async def test_retry_by_exit_code_rule_on_real_processes(tmp_path: Path) -> None:
     # Exit 3 on the first attempt, 0 on the second: retried by rule, then succeeds.
     script = 'import os,sys; sys.exit(3 if os.environ["AWS_BATCH_JOB_ATTEMPT"] == "1" else 0)'
-    strategy = {"attempts": 3, "evaluateOnExit": [
-        {"onExitCode": "3", "action": "retry"}, {"onExitCode": "*", "action": "EXIT"}]}  # fmt: skip
+    strategy = {
+        "attempts": 3,
+        "evaluateOnExit": [
+            {"onExitCode": "3", "action": "retry"},
+            {"onExitCode": "*", "action": "EXIT"},
+        ],
+    }
     async with runtime(tmp_path) as rt:
         await rt.register_job_definition(jd("flaky", [PY, "-c", script]))
         job = await rt.submit(req("flaky", definition="flaky", retryStrategy=strategy))
-        stop = await rt.submit(req("stop", definition="flaky", retryStrategy={
-            "attempts": 3, "evaluateOnExit": [{"onExitCode": "3", "action": "EXIT"}]}))  # fmt: skip
+        stop = await rt.submit(
+            req(
+                "stop",
+                definition="flaky",
+                retryStrategy={
+                    "attempts": 3,
+                    "evaluateOnExit": [{"onExitCode": "3", "action": "EXIT"}],
+                },
+            )
+        )
         await wait_status(rt, [job, stop])
         assert job.status is S.SUCCEEDED
         assert [a.exit_code for a in job.attempts] == [3, 0]
@@ -60,7 +73,7 @@ async def test_timeout_kills_a_job_that_ignores_sigterm(tmp_path: Path) -> None:
                 definition="stubborn",
                 timeout={"attemptDurationSeconds": 1},
                 retryStrategy={"attempts": 3},
-            )  # fmt: skip
+            )
         )
         await wait_status(rt, [job], timeout=60)
         assert job.status is S.FAILED

@@ -17,9 +17,18 @@ S = JobStatus
 
 def record(status: JobStatus = S.SUBMITTED) -> JobRecord:
     return JobRecord(
-        job_id="j", job_name="j", job_queue="q", job_definition="d:1", status=status,
-        created_at=0, seq=0, vcpus=1, memory=1, gpus=0, spec={},
-    )  # fmt: skip
+        job_id="j",
+        job_name="j",
+        job_queue="q",
+        job_definition="d:1",
+        status=status,
+        created_at=0,
+        seq=0,
+        vcpus=1,
+        memory=1,
+        gpus=0,
+        spec={},
+    )
 
 
 LEGAL = [(a, b) for a, targets in ALLOWED.items() for b in targets]
@@ -154,14 +163,21 @@ def test_effective_spec_merges_as_aws() -> None:
     assert spec["timeout"] == {"attemptDurationSeconds": 200}
     assert spec["retryStrategy"] == {"attempts": 2}
     assert substitute(c["command"], spec["parameters"]) == [
-        "echo", "override", "x-2-y", "Ref::missing",
-    ]  # fmt: skip
+        "echo",
+        "override",
+        "x-2-y",
+        "Ref::missing",
+    ]
 
 
 def test_command_override_replaces() -> None:
     req = SubmitJobRequest.model_validate(
-        {"jobName": "n", "jobQueue": "q", "jobDefinition": "d",
-         "containerOverrides": {"command": ["true", "Ref::b"]}}
-    )  # fmt: skip
+        {
+            "jobName": "n",
+            "jobQueue": "q",
+            "jobDefinition": "d",
+            "containerOverrides": {"command": ["true", "Ref::b"]},
+        }
+    )
     spec = effective_spec(JD, req)
     assert substitute(spec["container"]["command"], spec["parameters"]) == ["true", "2"]

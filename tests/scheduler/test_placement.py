@@ -18,16 +18,36 @@ from abatch.scheduler.placement import (
 )
 
 
-def job(jid: str, vcpus: float = 1, memory: int = 100, gpus: int = 0,
-        status: JobStatus = JobStatus.RUNNABLE) -> JobRecord:  # fmt: skip
+def job(
+    jid: str,
+    vcpus: float = 1,
+    memory: int = 100,
+    gpus: int = 0,
+    status: JobStatus = JobStatus.RUNNABLE,
+) -> JobRecord:
     return JobRecord(
-        job_id=jid, job_name=jid, job_queue="q", job_definition="d:1", status=status,
-        created_at=0, seq=0, vcpus=vcpus, memory=memory, gpus=gpus, spec={},
-    )  # fmt: skip
+        job_id=jid,
+        job_name=jid,
+        job_queue="q",
+        job_definition="d:1",
+        status=status,
+        created_at=0,
+        seq=0,
+        vcpus=vcpus,
+        memory=memory,
+        gpus=gpus,
+        spec={},
+    )
 
 
-def pool(name: str, vcpus: float, memory: int = 1000, gpus: int = 0, enabled: bool = True,
-         used: float = 0) -> CapacityPool:  # fmt: skip
+def pool(
+    name: str,
+    vcpus: float,
+    memory: int = 1000,
+    gpus: int = 0,
+    enabled: bool = True,
+    used: float = 0,
+) -> CapacityPool:
     return CapacityPool(name, enabled, vcpus, memory, gpus, used_vcpus=used)
 
 

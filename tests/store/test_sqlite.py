@@ -21,11 +21,19 @@ S = JobStatus
 
 def record(i: int, status: JobStatus = S.SUBMITTED) -> JobRecord:
     return JobRecord(
-        job_id=f"job-{i}", job_name=f"n{i}", job_queue="q", job_definition="d:1",
-        status=status, created_at=1000 + i, seq=i, vcpus=1.5, memory=64, gpus=0,
+        job_id=f"job-{i}",
+        job_name=f"n{i}",
+        job_queue="q",
+        job_definition="d:1",
+        status=status,
+        created_at=1000 + i,
+        seq=i,
+        vcpus=1.5,
+        memory=64,
+        gpus=0,
         spec={"container": {"command": ["echo", str(i)]}, "parameters": {"k": "v"}},
         history=[(status, 1000 + i)],
-    )  # fmt: skip
+    )
 
 
 async def test_schema_created_with_version_and_wal(tmp_path: Path) -> None:
@@ -45,8 +53,15 @@ async def test_jobs_and_attempts_survive_reopen(tmp_path: Path) -> None:
     job.status = S.RUNNING
     job.history.append((S.RUNNING, 2000))
     job.started_at = 2000
-    attempt = Attempt(number=1, ce="ce", task_id="t" * 32, log_stream="d/default/" + "t" * 32,
-                      created_at=1999, started_at=2000, pid=42)  # fmt: skip
+    attempt = Attempt(
+        number=1,
+        ce="ce",
+        task_id="t" * 32,
+        log_stream="d/default/" + "t" * 32,
+        created_at=1999,
+        started_at=2000,
+        pid=42,
+    )
     job.attempts.append(attempt)
     store.mark_job(job)
     store.mark_attempt(job, attempt)
