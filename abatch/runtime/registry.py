@@ -9,6 +9,7 @@ here; the AWS shapes themselves are validated by the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from abatch.model.base import name_from_ref, parse_jd_ref
 from abatch.model.enums import JobDefinitionStatus, ResourceState
@@ -28,6 +29,7 @@ class Registry:
     compute_environments: dict[str, ComputeEnvironment] = field(default_factory=dict)
     job_queues: dict[str, JobQueue] = field(default_factory=dict)
     job_definitions: dict[str, list[JobDefinition]] = field(default_factory=dict)
+    _aws_cache: dict[tuple[str, int | None, Any], dict[str, Any]] = field(default_factory=dict)
 
     def queue(self, ref: str) -> JobQueue:
         try:
@@ -73,10 +75,10 @@ class Registry:
                 f"job definition {name!r} does not exist{_did_you_mean(name, known)}"
             )
         if revision is None:
-            active = [j for j in revisions if j.status is JobDefinitionStatus.ACTIVE]
-            if not active:
-                raise ClientError(f"job definition {name!r} has no ACTIVE revision")
-            return active[-1]
+            for jd in reversed(revisions):
+                if jd.status is JobDefinitionStatus.ACTIVE:
+                    return jd
+            raise ClientError(f"job definition {name!r} has no ACTIVE revision")
         for jd in revisions:
             if jd.revision == revision:
                 if jd.status is not JobDefinitionStatus.ACTIVE:
@@ -86,6 +88,14 @@ class Registry:
         raise NotFoundError(
             f"job definition {name}:{revision} does not exist (latest revision is {latest})"
         )
+
+    def aws_of(self, jd: JobDefinition) -> dict[str, Any]:
+        """`jd.to_aws()`, computed once per revision (submissions of 100,000 jobs reuse it)."""
+        key = (jd.job_definition_name, jd.revision, jd.status)
+        cached = self._aws_cache.get(key)
+        if cached is None:
+            cached = self._aws_cache[key] = jd.to_aws()
+        return cached
 
     def latest(self, name: str) -> JobDefinition | None:
         revisions = self.job_definitions.get(name)

@@ -105,7 +105,7 @@ class SubmitMixin:
             )
         if req.node_overrides is not None:
             raise ClientError("nodeOverrides apply to multi-node job definitions only")
-        spec = effective_spec(jd, req)
+        spec = effective_spec(jd, req, self.registry.aws_of(jd))
         self._check_strict(spec)
         if not spec["container"].get("command"):
             raise ClientError(

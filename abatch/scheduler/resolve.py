@@ -22,9 +22,13 @@ DEFAULT_MEMORY_MIB = 512
 _REF = re.compile(r"Ref::([A-Za-z0-9_]+)")
 
 
-def effective_spec(jd: JobDefinition, req: SubmitJobRequest) -> dict[str, Any]:
-    """The AWS-shaped fields a JobDetail echoes back, fixed at submit time."""
-    jd_aws = jd.to_aws()
+def effective_spec(
+    jd: JobDefinition, req: SubmitJobRequest, jd_aws: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The AWS-shaped fields a JobDetail echoes back, fixed at submit time. `jd_aws` is
+    `jd.to_aws()` when the caller has it cached (it is read, never changed)."""
+    if jd_aws is None:
+        jd_aws = jd.to_aws()
     container: dict[str, Any] = dict(jd_aws.get("containerProperties") or {})
     ov = req.container_overrides
     if ov is not None:

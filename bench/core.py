@@ -1,0 +1,160 @@
+"""Core benchmark (issue: core). Prints figures; asserts nothing. Run:
+
+    .venv/bin/python bench/core.py [--jobs 2000] [--submit 100000] [--rounds 3]
+
+1. throughput: 2,000 `/bin/true` jobs (1 vCPU each) on a 2-vCPU compute environment through
+   `abatch run` (a subprocess, timed from start to exit, every state change persisted), against
+   the same 2,000 processes through a bare asyncio loop with 2 at a time (also a subprocess, so
+   both pay interpreter start-up). Reports jobs/s for both and the ratio (target >= 0.8).
+2. submission: 100,000 SubmitJob requests in one call into a running runtime (target < 5 s).
+3. one scheduling decision with 100,000 jobs RUNNABLE (target < 1 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BARE = """
+import asyncio, sys
+async def main(n):
+    sem = asyncio.Semaphore(2)
+    async def one():
+        async with sem:
+            p = await asyncio.create_subprocess_exec("/bin/true")
+            await p.wait()
+    await asyncio.gather(*(one() for _ in range(n)))
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+CONFIG = """
+[runtime]
+state_dir = "{state}"
+[[compute_environment]]
+name = "ce"
+executor = "process"
+memory = 4096
+[compute_environment.compute_resources]
+max_vcpus = 2
+[[job_queue]]
+name = "q"
+priority = 1
+compute_environment_order = [{{ order = 1, compute_environment = "ce" }}]
+[[job_definition]]
+name = "true"
+[job_definition.container_properties]
+image = "busybox"
+command = ["/bin/true"]
+resource_requirements = [{{ type = "VCPU", value = "1" }}, {{ type = "MEMORY", value = "16" }}]
+"""
+
+
+def timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def throughput(jobs: int, rounds: int) -> None:
+    bare_rates, abatch_rates = [], []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = Path(tmp) / "bench.toml"
+            text = CONFIG.format(state=f"{tmp}/state")
+            text += "".join(
+                f'[[job]]\nname = "t{i}"\njob_queue = "q"\njob_definition = "true"\n'
+                for i in range(jobs)
+            )
+            cfg.write_text(text)
+            bare = timed([sys.executable, "-c", BARE, str(jobs)])
+            run = timed([sys.executable, "-m", "abatch", "run", str(cfg), "--json"])
+        bare_rates.append(jobs / bare)
+        abatch_rates.append(jobs / run)
+    b, a = statistics.median(bare_rates), statistics.median(abatch_rates)
+    print(f"throughput ({jobs} x /bin/true, 2 at a time, whole commands, median of {rounds})")
+    print(f"  bare asyncio loop : {b:8.0f} jobs/s")
+    print(f"  abatch run        : {a:8.0f} jobs/s")
+    print(f"  ratio             : {a / b:8.2f}   (target >= 0.80)")
+
+
+async def submission_and_decision(count: int) -> None:
+    from abatch.config.settings import RuntimeSettings
+    from abatch.executors.fake import FakeExecutor, FakeOutcome
+    from abatch.model.enums import ExecutorKind, JobStatus
+    from abatch.model.job import SubmitJobRequest
+    from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
+    from abatch.runtime import open_runtime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = RuntimeSettings(state_dir=Path(tmp) / "state")
+        fake = FakeExecutor(lambda spec: FakeOutcome(duration=None))
+        async with open_runtime(settings, {ExecutorKind.PROCESS: fake}) as rt:  # type: ignore[dict-item]
+            await rt.put_compute_environment(
+                ComputeEnvironment.model_validate(
+                    {"computeEnvironmentName": "ce", "computeResources": {"maxvCpus": 1}}
+                )
+            )
+            await rt.put_job_queue(
+                JobQueue.model_validate(
+                    {
+                        "jobQueueName": "q",
+                        "priority": 1,
+                        "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "ce"}],
+                    }
+                )
+            )
+            await rt.register_job_definition(
+                JobDefinition.model_validate(
+                    {
+                        "jobDefinitionName": "d",
+                        "containerProperties": {"image": "x", "command": ["true"]},
+                    }
+                )
+            )
+            reqs = [
+                SubmitJobRequest(job_name=f"j{i}", job_queue="q", job_definition="d")
+                for i in range(count)
+            ]
+            t0 = time.perf_counter()
+            await rt.submit_many(reqs)
+            submit_s = time.perf_counter() - t0
+            # Let the loop move every job to RUNNABLE (one runs, the rest wait).
+            while sum(1 for j in rt.jobs.values() if j.status is JobStatus.RUNNABLE) < count - 1:
+                await asyncio.sleep(0.05)
+            samples = []
+            for _ in range(1000):
+                t = time.perf_counter()
+                rt.schedule_once()
+                samples.append(time.perf_counter() - t)
+            runnable = sum(1 for j in rt.jobs.values() if j.status is JobStatus.RUNNABLE)
+    print(
+        f"submission: {count} jobs in one call: {submit_s:.2f} s "
+        f"({count / submit_s:,.0f}/s, target < 5 s)"
+    )
+    print(
+        f"one scheduling decision with {runnable:,} RUNNABLE: "
+        f"median {statistics.median(samples) * 1e3:.3f} ms, "
+        f"p99 {sorted(samples)[989] * 1e3:.3f} ms (target < 1 ms)"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--jobs", type=int, default=2000)
+    ap.add_argument("--submit", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--skip-throughput", action="store_true")
+    args = ap.parse_args()
+    if not args.skip_throughput:
+        throughput(args.jobs, args.rounds)
+    asyncio.run(submission_and_decision(args.submit))
+
+
+if __name__ == "__main__":
+    main()
