@@ -137,7 +137,7 @@ class AttemptsMixin:
             },
         )
 
-    def log_path(self, stream: str) -> Any:
+    def log_path(self, stream: str) -> Path:
         # Stream names are `{definition name}/default/{hex}`: the definition name is
         # validated to [A-Za-z0-9_-], so the path cannot leave the logs directory.
         return self.state_dir / "logs" / stream

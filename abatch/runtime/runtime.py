@@ -86,8 +86,13 @@ class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceMa
             ) from None
         try:
             self.store = await SqliteStore.open(self.state_dir)
+        except BaseException:
+            self._lock.release()
+            raise
+        try:
             await self._load()
         except BaseException:
+            await self.store.close()
             self._lock.release()
             raise
 
@@ -114,6 +119,7 @@ class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceMa
                 if not self.graph.unmet(job.job_id):
                     self._promote(job, now)
             elif job.status is S.RUNNABLE:
+                job.status_reason = None  # why it waited is worked out afresh
                 self.runnable.setdefault(job.job_queue, deque()).append(job)
             elif job.status in (S.STARTING, S.RUNNING):
                 self._abandon(job, now)
@@ -147,6 +153,12 @@ class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceMa
             attempt.status_reason = REASON_ABANDONED
             self.store.mark_attempt(job, attempt)
         self._requeue_front(job, now)
+
+    def kill_running(self, grace: float) -> None:
+        """Stop every running attempt, with `grace` seconds between SIGTERM and SIGKILL
+        (0: at once). The attempts are requeued if the runtime is stopping."""
+        for run in list(self.running.values()):
+            self._kill(run, grace)
 
     async def _shutdown(self) -> None:
         """Stop placing; stop running attempts (they are requeued); commit everything."""

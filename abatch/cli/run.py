@@ -1,0 +1,227 @@
+"""`abatch run [CONFIG]`: apply a config, submit its jobs, show progress, wait, summarize.
+
+Flow: load the config (every problem reported, nothing started), start the runtime with the
+signal receiver already installed, apply, submit all jobs at once (all or none), count their
+state changes from the event bus, and wait until every one has finished or a signal asks to
+stop. Leaving the `open_runtime` block stops the runtime cleanly either way. The summary is
+printed after the runtime has stopped, from the stored records and the log files.
+
+Exit: 0 all succeeded, 1 some failed, 2 bad input, 130 interrupted (jobs kept for later).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import anyio
+
+from abatch.model.enums import JobStatus
+
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, resolve_state_dir
+from .logfiles import tail_lines
+from .progress import ProgressDisplay, Tracker
+from .signals import Stopper, wait_first
+from .tables import duration_seconds, job_exit_code, summary_lines
+
+if TYPE_CHECKING:
+    from abatch.config import LoadedConfig, RuntimeSettings
+    from abatch.model.job import JobRecord
+
+
+@dataclass
+class Outcome:
+    jobs: list[JobRecord]
+    elapsed: float
+    interrupted: str | None  # the signal's name
+    unfinished: int
+
+
+class Output:
+    """Where `run` writes: the summary on stdout; chatter and progress where they belong."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        # With --json stdout holds only the JSON; chatter goes to a terminal on stderr, if any.
+        self.info: TextIO | None = sys.stdout
+        self.progress_tty = sys.stdout.isatty()
+        if as_json:
+            self.info = sys.stderr if sys.stderr.isatty() else None
+            self.progress_tty = True
+
+    def say(self, text: str) -> None:
+        if self.info is not None:
+            self.info.write(text + "\n")
+            self.info.flush()
+
+    def display(self, tracker: Tracker, started: float) -> ProgressDisplay | None:
+        if self.info is None:
+            return None
+        return ProgressDisplay(tracker, self.info, tty=self.progress_tty, started=started)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from abatch.config import embedded_quickstart_path
+
+    from .common import load_config_file
+
+    config_arg: str | None = args.config
+    config = load_config_file(config_arg or embedded_quickstart_path())
+    # The embedded quickstart lives in site-packages: its state goes to the current directory.
+    state_dir = resolve_state_dir(args.state_dir, config.runtime.state_dir if config_arg else None)
+    settings = config.runtime.model_copy(update={"state_dir": state_dir})
+    out = Output(args.json)
+    out.say(f"config: {config_arg or 'built-in quickstart'}; state directory: {state_dir}")
+    outcome = anyio.run(run_config, config, settings, out)
+    log_dir = state_dir / "logs"
+    tail = settings.log_tail_lines
+    if args.json:
+        print(json.dumps(summary_json(outcome, log_dir, tail), indent=2))
+    else:
+        print_summary(outcome, log_dir, tail)
+    if outcome.interrupted:
+        again = ["abatch", "serve"]
+        if config_arg:
+            again.append(config_arg)
+        if args.state_dir or not config_arg:
+            again += ["--state-dir", str(state_dir)]
+        print(
+            f"interrupted by {outcome.interrupted}: {outcome.unfinished} of "
+            f"{len(outcome.jobs)} jobs did not finish; they are kept in {state_dir} and run when "
+            f"a runtime starts again on it: {shlex.join(again)}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    all_ok = all(j.status is JobStatus.SUCCEEDED for j in outcome.jobs)
+    return EXIT_OK if all_ok else EXIT_FAILED
+
+
+async def run_config(config: LoadedConfig, settings: RuntimeSettings, out: Output) -> Outcome:
+    from abatch.runtime import open_runtime
+
+    started = time.monotonic()
+    tracker = Tracker([])
+    submitted: list[JobRecord] = []
+    final: list[JobRecord] = []
+    interrupted = False
+    async with anyio.create_task_group() as tg:
+        stopper = Stopper(tg)
+        await tg.start(stopper.watch)
+        try:
+            async with open_runtime(settings) as rt:
+                stopper.runtime = rt
+                report = await rt.apply(config)
+                out.say(describe_changes(report.changes))
+                if stopper.requested.is_set():  # a signal while starting: submit nothing
+                    return _outcome(submitted, tracker, started, stopper.signal_name)
+                submitted = await rt.submit_config_jobs(config.job_order())
+                # No await since the submission returned: no state change can have been missed.
+                tracker = Tracker(submitted)
+                rt.bus.subscribe(tracker.on_change)
+                out.say(f"submitted {len(submitted)} jobs")
+                display = out.display(tracker, started)
+                if display is not None:
+                    tg.start_soon(display.run)
+                await wait_first(tracker.done.wait, stopper.requested.wait)
+                if display is not None:
+                    display.stop()
+                if tracker.done.is_set():
+                    final = await rt.get_jobs([j.job_id for j in submitted])
+                else:
+                    interrupted = True
+                    running = len(rt.running)
+                    out.say(
+                        f"stopping: {running} running attempt(s) get SIGTERM (SIGKILL after "
+                        f"{settings.kill_grace_seconds:g} s) and are requeued; "
+                        "press Ctrl-C again to stop at once"
+                    )
+        finally:
+            tg.cancel_scope.cancel()
+    # Interrupted: the live records, as the stop left them (requeued or finished).
+    return _outcome(final or submitted, tracker, started,
+                    stopper.signal_name if interrupted else None)
+
+
+def _outcome(
+    jobs: list[JobRecord], tracker: Tracker, started: float, signal_name: str | None
+) -> Outcome:
+    return Outcome(
+        jobs=jobs,
+        elapsed=time.monotonic() - started,
+        interrupted=signal_name,
+        unfinished=tracker.remaining,
+    )
+
+
+def describe_changes(changes: list[tuple[str, str, str]]) -> str:
+    done = [f"{kind} {name!r} {what}" for kind, name, what in changes if what != "unchanged"]
+    if not done:
+        return "applied: nothing changed" if changes else "applied: no resources in the config"
+    return "applied: " + "; ".join(done)
+
+
+def _log_tail(job: JobRecord, log_dir: Path, count: int) -> list[str]:
+    attempt = job.current_attempt
+    if attempt is None:
+        return []
+    return tail_lines(log_dir / attempt.log_stream, count)
+
+
+def print_summary(outcome: Outcome, log_dir: Path, tail: int) -> None:
+    jobs = outcome.jobs
+    print()
+    for line in summary_lines(jobs):
+        print(line)
+    for job in jobs:
+        if job.status is not JobStatus.FAILED:
+            continue
+        attempt = job.current_attempt
+        print()
+        if attempt is None:
+            print(f"--- {job.job_name} ({job.job_id}) never started")
+            continue
+        print(f"--- {job.job_name} ({job.job_id}) attempt {attempt.number}: last {tail} "
+              f"lines of {log_dir / attempt.log_stream}")
+        lines = _log_tail(job, log_dir, tail)
+        for line in lines or ["(empty log)"]:
+            print(f"    {line}")
+    succeeded = sum(1 for j in jobs if j.status is JobStatus.SUCCEEDED)
+    failed = sum(1 for j in jobs if j.status is JobStatus.FAILED)
+    print()
+    print(f"{succeeded} succeeded, {failed} failed in {outcome.elapsed:.1f}s")
+
+
+def summary_json(outcome: Outcome, log_dir: Path, tail: int) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    for job in outcome.jobs:
+        attempt = job.current_attempt
+        duration = duration_seconds(job)
+        row: dict[str, Any] = {
+            "jobName": job.job_name,
+            "jobId": job.job_id,
+            "status": job.status.value,
+            "statusReason": job.status_reason,
+            "exitCode": job_exit_code(job),
+            "durationSeconds": None if duration is None else round(duration, 3),
+            "attempts": len(job.attempts),
+            "logStreamName": attempt.log_stream if attempt is not None else None,
+        }
+        if job.status is JobStatus.FAILED:
+            row["logTail"] = _log_tail(job, log_dir, tail)
+        rows.append(row)
+    out: dict[str, Any] = {
+        "jobs": rows,
+        "succeeded": sum(1 for j in outcome.jobs if j.status is JobStatus.SUCCEEDED),
+        "failed": sum(1 for j in outcome.jobs if j.status is JobStatus.FAILED),
+        "elapsedSeconds": round(outcome.elapsed, 3),
+    }
+    if outcome.interrupted:
+        out["interrupted"] = outcome.interrupted
+        out["unfinished"] = outcome.unfinished
+    return out

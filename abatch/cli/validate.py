@@ -1,0 +1,37 @@
+"""`abatch validate CONFIG`: every problem in a config, one per line, or "valid" with counts.
+
+Exit 0 when valid, 1 when the config has problems (the check itself worked), 2 for usage
+errors. Problems go to stderr, one per line, as `file:line: dotted.key: what (did you mean)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import EXIT_FAILED, EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from abatch.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(str(problem), file=sys.stderr)
+        print(f"{args.config} is not valid: {_count(len(err.problems), 'problem')}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    parts = [
+        _count(len(config.compute_environments), "compute environment"),
+        _count(len(config.job_queues), "job queue"),
+        _count(len(config.job_definitions), "job definition"),
+        _count(len(config.jobs), "job"),
+    ]
+    print(f"{args.config} is valid: {', '.join(parts)}")
+    return EXIT_OK
