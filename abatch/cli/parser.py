@@ -73,8 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    run = command("run", "apply a config, run its jobs to completion, summarize",
-                  RUN_DESCRIPTION)
+    run = command("run", "apply a config, run its jobs to completion, summarize", RUN_DESCRIPTION)
     run.add_argument("config", nargs="?", metavar="CONFIG", help="TOML config file")
     run.add_argument("--state-dir", metavar="DIR", help=CONFIG_STATE_DIR_HELP)
     run.add_argument(
@@ -83,11 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the summary as JSON on stdout (and no progress there)",
     )
 
-    serve = command("serve", "run the runtime in the foreground until Ctrl-C or SIGTERM",
-                    SERVE_DESCRIPTION)
-    serve.add_argument("config", nargs="?", metavar="CONFIG",
-                       help="TOML config whose resources are applied (its jobs are not "
-                       "submitted)")
+    serve = command(
+        "serve", "run the runtime in the foreground until Ctrl-C or SIGTERM", SERVE_DESCRIPTION
+    )
+    serve.add_argument(
+        "config",
+        nargs="?",
+        metavar="CONFIG",
+        help="TOML config whose resources are applied (its jobs are not submitted)",
+    )
     serve.add_argument("--state-dir", metavar="DIR", help=CONFIG_STATE_DIR_HELP)
 
     validate = command(
@@ -101,13 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobs = command("jobs", "list jobs in the state directory (newest last)")
     jobs.add_argument("--queue", metavar="Q", help="only jobs of job queue Q")
-    jobs.add_argument("--status", metavar="S",
-                      help="only jobs in status S (SUBMITTED, PENDING, RUNNABLE, STARTING, "
-                      "RUNNING, SUCCEEDED, FAILED)")
-    jobs.add_argument("--limit", metavar="N", type=_positive_int, default=1000,
-                      help="show at most the N latest jobs (default 1000)")
-    jobs.add_argument("--json", action="store_true",
-                      help='print {"jobSummaryList": [...]} as AWS ListJobs does')
+    jobs.add_argument(
+        "--status",
+        metavar="S",
+        help="only jobs in status S (SUBMITTED, PENDING, RUNNABLE, STARTING, "
+        "RUNNING, SUCCEEDED, FAILED)",
+    )
+    jobs.add_argument(
+        "--limit",
+        metavar="N",
+        type=_positive_int,
+        default=1000,
+        help="show at most the N latest jobs (default 1000)",
+    )
+    jobs.add_argument(
+        "--json", action="store_true", help='print {"jobSummaryList": [...]} as AWS ListJobs does'
+    )
     jobs.add_argument("--state-dir", metavar="DIR", help=STATE_DIR_HELP)
 
     describe = command("describe", "show every field of a job, its attempts and history")
@@ -121,8 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     logs = command("logs", "print the log of a job's attempt (the latest by default)")
     logs.add_argument("job_id", metavar="JOB_ID")
-    logs.add_argument("--attempt", metavar="N", type=_positive_int,
-                      help="attempt number, from 1 (default: the latest)")
+    logs.add_argument(
+        "--attempt",
+        metavar="N",
+        type=_positive_int,
+        help="attempt number, from 1 (default: the latest)",
+    )
     logs.add_argument("--state-dir", metavar="DIR", help=STATE_DIR_HELP)
     return parser
 

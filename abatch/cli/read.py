@@ -139,11 +139,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
         copy_to(path, sys.stdout.buffer)
     except FileNotFoundError:
         if attempt.stopped_at is None:
-            print(f"job {job.job_id} has no log yet (status {job.status.value})",
-                  file=sys.stderr)
+            print(f"job {job.job_id} has no log yet (status {job.status.value})", file=sys.stderr)
         else:
-            print(f"the log of job {job.job_id} attempt {attempt.number} is missing ({path})",
-                  file=sys.stderr)
+            print(
+                f"the log of job {job.job_id} attempt {attempt.number} is missing ({path})",
+                file=sys.stderr,
+            )
         return EXIT_FAILED
     except IsADirectoryError:
         raise CliError(f"{path} is a directory, not a log file") from None

@@ -144,8 +144,9 @@ async def run_config(config: LoadedConfig, settings: RuntimeSettings, out: Outpu
         finally:
             tg.cancel_scope.cancel()
     # Interrupted: the live records, as the stop left them (requeued or finished).
-    return _outcome(final or submitted, tracker, started,
-                    stopper.signal_name if interrupted else None)
+    return _outcome(
+        final or submitted, tracker, started, stopper.signal_name if interrupted else None
+    )
 
 
 def _outcome(
@@ -186,8 +187,10 @@ def print_summary(outcome: Outcome, log_dir: Path, tail: int) -> None:
         if attempt is None:
             print(f"--- {job.job_name} ({job.job_id}) never started")
             continue
-        print(f"--- {job.job_name} ({job.job_id}) attempt {attempt.number}: last {tail} "
-              f"lines of {log_dir / attempt.log_stream}")
+        print(
+            f"--- {job.job_name} ({job.job_id}) attempt {attempt.number}: last {tail} "
+            f"lines of {log_dir / attempt.log_stream}"
+        )
         lines = _log_tail(job, log_dir, tail)
         for line in lines or ["(empty log)"]:
             print(f"    {line}")

@@ -101,8 +101,14 @@ async def serve(
                 rt.bus.subscribe(printer.on_change)
                 if config is not None:
                     report = await rt.apply(config)
-                    printer.say(f"{describe_changes(report.changes)} (from {config.path}; its "
-                                "jobs are not submitted: use `abatch run` for that)")
+                    printer.say(
+                        f"{describe_changes(report.changes)} (from {config.path}; its "
+                        "jobs are not submitted: use `abatch run` for that)"
+                    )
+                    if config.schedules:
+                        states = rt.start_schedules(config.schedules)
+                        enabled = sum(1 for s in states if s.enabled)
+                        printer.say(f"schedules: {enabled} of {len(states)} enabled")
                 tg.start_soon(printer.run)
                 printer.say(
                     f"{READY}: runtime pid {os.getpid()} on state directory {settings.state_dir}; "

@@ -83,8 +83,10 @@ class Stopper:
         self._exit_now()
 
     def _exit_now(self) -> None:
-        self._say("exiting without a clean stop; the next runtime on this state directory "
-                  "recovers the unfinished jobs")
+        self._say(
+            "exiting without a clean stop; the next runtime on this state directory "
+            "recovers the unfinished jobs"
+        )
         os._exit(EXIT_INTERRUPTED)
 
     def _say(self, text: str) -> None:

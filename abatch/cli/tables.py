@@ -82,8 +82,14 @@ def job_exit_code(job: JobRecord) -> int | None:
 def summary_lines(jobs: Sequence[JobRecord]) -> list[str]:
     """The table `abatch run` prints at the end."""
     rows = [
-        (j.job_name, j.job_id, j.status.value, exit_text(job_exit_code(j)),
-         seconds_text(duration_seconds(j)), clean(j.status_reason))
+        (
+            j.job_name,
+            j.job_id,
+            j.status.value,
+            exit_text(job_exit_code(j)),
+            seconds_text(duration_seconds(j)),
+            clean(j.status_reason),
+        )
         for j in jobs
     ]
     return render_table(
@@ -96,8 +102,15 @@ def summary_lines(jobs: Sequence[JobRecord]) -> list[str]:
 def jobs_lines(jobs: Sequence[JobRecord]) -> list[str]:
     """The table of `abatch jobs`."""
     rows = [
-        (j.job_id, j.job_name, j.job_queue, j.status.value, local_time(j.created_at),
-         exit_text(job_exit_code(j)), clean(j.status_reason))
+        (
+            j.job_id,
+            j.job_name,
+            j.job_queue,
+            j.status.value,
+            local_time(j.created_at),
+            exit_text(job_exit_code(j)),
+            clean(j.status_reason),
+        )
         for j in jobs
     ]
     return render_table(
@@ -124,8 +137,10 @@ def describe_lines(job: JobRecord, log_path: Callable[[str], Path]) -> list[str]
         ("duration", _seconds_unit(duration_seconds(job))),
         ("exit code", exit_text(job_exit_code(job))),
         ("compute env", job.ce),
-        ("resources", f"{job.vcpus:g} vCPU, {job.memory} MiB"
-                      + (f", {job.gpus} GPU" if job.gpus else "")),
+        (
+            "resources",
+            f"{job.vcpus:g} vCPU, {job.memory} MiB" + (f", {job.gpus} GPU" if job.gpus else ""),
+        ),
         ("image", container.get("image")),
         ("command", " ".join(str(c) for c in command) if command else None),
     ]
@@ -141,9 +156,15 @@ def describe_lines(job: JobRecord, log_path: Callable[[str], Path]) -> list[str]
     lines += ["", f"attempts ({len(job.attempts)}):"]
     if job.attempts:
         rows = [
-            (a.number, a.ce, local_time(a.started_at), local_time(a.stopped_at),
-             seconds_text(attempt_seconds(a)), exit_text(a.exit_code),
-             clean(a.status_reason) + (f" ({clean(a.reason)})" if a.reason else ""))
+            (
+                a.number,
+                a.ce,
+                local_time(a.started_at),
+                local_time(a.stopped_at),
+                seconds_text(attempt_seconds(a)),
+                exit_text(a.exit_code),
+                clean(a.status_reason) + (f" ({clean(a.reason)})" if a.reason else ""),
+            )
             for a in job.attempts
         ]
         table = render_table(

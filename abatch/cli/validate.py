@@ -24,8 +24,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ConfigError as err:
         for problem in err.problems:
             print(str(problem), file=sys.stderr)
-        print(f"{args.config} is not valid: {_count(len(err.problems), 'problem')}",
-              file=sys.stderr)
+        print(
+            f"{args.config} is not valid: {_count(len(err.problems), 'problem')}", file=sys.stderr
+        )
         return EXIT_FAILED
     parts = [
         _count(len(config.compute_environments), "compute environment"),

@@ -13,6 +13,7 @@ from pathlib import Path
 from .jobs import ConfigJob
 from .loader import LoadedConfig, load_config, parse_config
 from .problems import ConfigError, Problem
+from .schedules import ConfigSchedule
 from .settings import RuntimeSettings
 from .strict import RELAXED_LIMITS
 
@@ -20,6 +21,7 @@ __all__ = [
     "RELAXED_LIMITS",
     "ConfigError",
     "ConfigJob",
+    "ConfigSchedule",
     "LoadedConfig",
     "Problem",
     "RuntimeSettings",

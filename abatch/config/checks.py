@@ -45,9 +45,7 @@ def name_path(entry: Entry[Any]) -> KeyPath:
     return entry.path((kind.name_field,))
 
 
-def check_queue_refs(
-    items: Sequence[object], ce_names: dict[str, int], problems: Problems
-) -> None:
+def check_queue_refs(items: Sequence[object], ce_names: dict[str, int], problems: Problems) -> None:
     """Each queue's compute_environment_order names compute environments of this file."""
     for index, item in enumerate(items):
         order = item.get("compute_environment_order") if isinstance(item, dict) else None
@@ -58,14 +56,22 @@ def check_queue_refs(
             ref = slot.get("compute_environment") if isinstance(slot, dict) else None
             if not isinstance(ref, str):
                 continue
-            path: KeyPath = ("job_queue", index, "compute_environment_order", n,
-                             "compute_environment")
+            path: KeyPath = (
+                "job_queue",
+                index,
+                "compute_environment_order",
+                n,
+                "compute_environment",
+            )
             name = _name(ref, "compute-environment", path, problems)
             if name is None:
                 continue
             if name not in ce_names:
-                problems.add(path, f"unknown compute environment {name!r}",
-                             name_hint(name, ce_names, "compute_environment"))
+                problems.add(
+                    path,
+                    f"unknown compute environment {name!r}",
+                    name_hint(name, ce_names, "compute_environment"),
+                )
             elif name in seen:
                 problems.add(path, f"compute environment {name!r} is listed twice")
             seen.add(name)
@@ -84,25 +90,30 @@ def check_queue_mix(
             if (ce := ces.get(name)) is not None and ce.compute_resources is not None
         }
         if len(kinds) > 1:
-            problems.add(entry.path(("compute_environment_order",)),
-                         "cannot mix EC2 or SPOT compute environments with FARGATE ones")
+            problems.add(
+                entry.path(("compute_environment_order",)),
+                "cannot mix EC2 or SPOT compute environments with FARGATE ones",
+            )
 
 
 def check_job_refs(
-    items: Sequence[object], queues: dict[str, int], defs: dict[str, int], problems: Problems
+    items: Sequence[tuple[KeyPath, object]],
+    queues: dict[str, int],
+    defs: dict[str, int],
+    problems: Problems,
 ) -> None:
-    """Each job names a queue and a job definition of this file."""
-    for index, item in enumerate(items):
+    """Each job table (a `[[job]]` or a `[schedule.job]`, with its key path) names a queue
+    and a job definition of this file."""
+    for prefix, item in items:
         if not isinstance(item, dict):
             continue
         ref = item.get("job_queue")
-        path: KeyPath = ("job", index, "job_queue")
+        path: KeyPath = (*prefix, "job_queue")
         name = _name(ref, "job-queue", path, problems) if isinstance(ref, str) else None
         if name is not None and name not in queues:
-            problems.add(path, f"unknown job queue {name!r}",
-                         name_hint(name, queues, "job_queue"))
+            problems.add(path, f"unknown job queue {name!r}", name_hint(name, queues, "job_queue"))
         ref = item.get("job_definition")
-        path = ("job", index, "job_definition")
+        path = (*prefix, "job_definition")
         if isinstance(ref, str):
             try:
                 name = parse_jd_ref(ref)[0]
@@ -110,8 +121,11 @@ def check_job_refs(
                 problems.add(path, str(err))
                 continue
             if name not in defs:
-                problems.add(path, f"unknown job definition {name!r}",
-                             name_hint(name, defs, "job_definition"))
+                problems.add(
+                    path,
+                    f"unknown job definition {name!r}",
+                    name_hint(name, defs, "job_definition"),
+                )
 
 
 def check_jobs_graph(

@@ -42,12 +42,27 @@ class Kind:
 KINDS: dict[str, Kind] = {
     k.table_name: k
     for k in (
-        Kind("compute_environment", "compute environment", ComputeEnvironment,
-             "compute_environment_name", frozenset({"status", "status_reason"})),
-        Kind("job_queue", "job queue", JobQueue, "job_queue_name",
-             frozenset({"status", "status_reason"})),
-        Kind("job_definition", "job definition", JobDefinition, "job_definition_name",
-             frozenset({"revision", "status"})),
+        Kind(
+            "compute_environment",
+            "compute environment",
+            ComputeEnvironment,
+            "compute_environment_name",
+            frozenset({"status", "status_reason"}),
+        ),
+        Kind(
+            "job_queue",
+            "job queue",
+            JobQueue,
+            "job_queue_name",
+            frozenset({"status", "status_reason"}),
+        ),
+        Kind(
+            "job_definition",
+            "job definition",
+            JobDefinition,
+            "job_definition_name",
+            frozenset({"revision", "status"}),
+        ),
     )
 }
 
@@ -59,8 +74,14 @@ def kind_table(kind: Kind, spelling: Spelling) -> Table:
         return table_for(model, "camel", exclude=kind.runtime_fields)
     extra: dict[str, Shape] = {"file": LEAF} if kind.table_name == "job_definition" else {}
     moved = {kind.name_field: "did you mean 'name'?"}
-    return table_for(model, "snake", rename={kind.name_field: "name"},
-                     exclude=kind.runtime_fields, extra=extra, moved=moved)
+    return table_for(
+        model,
+        "snake",
+        rename={kind.name_field: "name"},
+        exclude=kind.runtime_fields,
+        extra=extra,
+        moved=moved,
+    )
 
 
 @dataclass
@@ -107,8 +128,11 @@ def file_entry(index: int, item: dict[str, Any], base: Path, problems: Problems)
     table = kind_table(kind, "camel")
     for key in item:
         if key != "file":
-            problems.add((*prefix, key), "no other key is allowed beside 'file'",
-                         "put it in the JSON file, or leave 'file' out")
+            problems.add(
+                (*prefix, key),
+                "no other key is allowed beside 'file'",
+                "put it in the JSON file, or leave 'file' out",
+            )
     file = item["file"]
     if not isinstance(file, str) or not file or "\x00" in file:
         problems.add((*prefix, "file"), f"must be the path of a JSON file, not {show(file)}")
@@ -145,8 +169,7 @@ def read_json(path: Path, key: KeyPath, problems: Problems) -> object | None:
         data: object = json.loads(text)
         return data
     except json.JSONDecodeError as err:
-        problems.add(key, f"{path} is not JSON: {err.msg} at line {err.lineno}, "
-                          f"column {err.colno}")
+        problems.add(key, f"{path} is not JSON: {err.msg} at line {err.lineno}, column {err.colno}")
     except RecursionError:
         problems.add(key, f"{path} is nested too deeply")
     return None

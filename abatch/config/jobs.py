@@ -19,7 +19,7 @@ from abatch.model.job import SubmitJobRequest
 from .lines import KeyPath
 from .messages import report_validation
 from .problems import Problems, did_you_mean, name_hint, show
-from .schema import LEAF, check_keys, table_for
+from .schema import LEAF, Table, check_keys, table_for
 
 DEPENDENCY_TYPES = ("N_TO_N", "SEQUENTIAL")
 MAX_DEPENDENCIES = 20
@@ -207,19 +207,8 @@ class JobEntry:
 def job_entry(index: int, item: dict[str, Any], problems: Problems) -> JobEntry:
     path: KeyPath = ("job", index)
     kept = check_keys(item, JOB_TABLE, path, problems)
-    data: dict[str, Any] = {k: v for k, v in kept.items() if k not in _OWN_KEYS}
-    if "name" in item:
-        data["job_name"] = item["name"]
-    if "array_size" in item:
-        data["array_properties"] = {"size": item["array_size"]}
     deps = parse_depends_on(item.get("depends_on", []), (*path, "depends_on"), problems)
-    request: SubmitJobRequest | None = None
-    try:
-        request = SubmitJobRequest.model_validate(data)
-    except ValidationError as err:
-        report_validation(err, JOB_TABLE, path, problems, remap=_array_size)
-    except RecursionError:
-        problems.add(path, "is nested too deeply")
+    request = validate_request(kept, JOB_TABLE, path, problems)
     name, size = item.get("name"), item.get("array_size")
     job = None
     if request is not None:
@@ -232,6 +221,24 @@ def job_entry(index: int, item: dict[str, Any], problems: Problems) -> JobEntry:
         deps,
         job,
     )
+
+
+def validate_request(
+    kept: dict[str, Any], table: Table, path: KeyPath, problems: Problems
+) -> SubmitJobRequest | None:
+    """A job table (its keys already checked against `table`) as a SubmitJobRequest."""
+    data: dict[str, Any] = {k: v for k, v in kept.items() if k not in _OWN_KEYS}
+    if "name" in kept:
+        data["job_name"] = kept["name"]
+    if "array_size" in kept:
+        data["array_properties"] = {"size": kept["array_size"]}
+    try:
+        return SubmitJobRequest.model_validate(data)
+    except ValidationError as err:
+        report_validation(err, table, path, problems, remap=_array_size)
+    except RecursionError:
+        problems.add(path, "is nested too deeply")
+    return None
 
 
 def _array_size(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:

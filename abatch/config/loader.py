@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +28,21 @@ from .checks import (
 )
 from .entries import KINDS, Entry, file_entry, toml_entry
 from .jobs import ConfigJob, job_entry, topological_order
-from .lines import LineIndex
+from .lines import KeyPath, LineIndex
 from .messages import report_validation
 from .problems import ConfigError, Problem, Problems, did_you_mean, show
+from .schedules import ConfigSchedule, schedule_entry
 from .schema import check_keys, model_table
 from .settings import RuntimeSettings
 from .strict import check_strict
 
-TABLES = ("runtime", "compute_environment", "job_queue", "job_definition", "job")
+TABLES = ("runtime", "compute_environment", "job_queue", "job_definition", "job", "schedule")
 _TOML_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
 
 
 @dataclass
 class LoadedConfig:
-    """A valid config. `runtime.state_dir` is absolute; jobs are in file order."""
+    """A valid config. `runtime.state_dir` is absolute; jobs and schedules are in file order."""
 
     path: Path
     runtime: RuntimeSettings
@@ -49,6 +50,7 @@ class LoadedConfig:
     job_queues: list[JobQueue]
     job_definitions: list[JobDefinition]
     jobs: list[ConfigJob]
+    schedules: list[ConfigSchedule] = field(default_factory=list)
 
     def job_order(self) -> list[ConfigJob]:
         """Jobs with their dependencies first, otherwise in file order."""
@@ -130,24 +132,30 @@ def _build(
         toml_entry(KINDS["job_queue"], i, item, problems) for i, item in jq_items
     ]
     defs: list[Entry[JobDefinition]] = [
-        file_entry(i, item, base, problems) if "file" in item
+        file_entry(i, item, base, problems)
+        if "file" in item
         else toml_entry(KINDS["job_definition"], i, item, problems)
         for i, item in jd_items
     ]
     jobs = [job_entry(i, item, problems) for i, item in job_items]
+    schedules = [
+        schedule_entry(i, item, problems) for i, item in _tables(data, "schedule", problems)
+    ]
 
-    ce_names = unique_names("compute_environment", [(name_path(e), e.name) for e in ces],
-                            problems)
+    ce_names = unique_names("compute_environment", [(name_path(e), e.name) for e in ces], problems)
     jq_names = unique_names("job_queue", [(name_path(e), e.name) for e in queues], problems)
     jd_names = unique_names("job_definition", [(name_path(e), e.name) for e in defs], problems)
     job_names = unique_names("job", [((*e.path, "name"), e.name) for e in jobs], problems)
+    unique_names("schedule", [((*e.path, "name"), e.name) for e in schedules], problems)
     check_queue_refs([item for _, item in _raw(data, "job_queue")], ce_names, problems)
     check_queue_mix(queues, {e.name: e.model for e in ces if e.name and e.model}, problems)
-    check_job_refs([item for _, item in _raw(data, "job")], jq_names, jd_names, problems)
+    job_tables: list[tuple[KeyPath, object]] = [(("job", i), item) for i, item in _raw(data, "job")]
+    job_tables += [((*e.path, "job"), e.job_table) for e in schedules if e.job_table is not None]
+    check_job_refs(job_tables, jq_names, jd_names, problems)
     check_jobs_graph(jobs, job_names, problems)
     effective_strict = file_strict if strict is None else strict
     if effective_strict:
-        check_strict(ces, queues, defs, jobs, problems)
+        check_strict(ces, queues, defs, jobs, problems, schedules)
     if problems or runtime is None:
         raise problems.error()
     return LoadedConfig(
@@ -157,12 +165,11 @@ def _build(
         job_queues=[e.model for e in queues if e.model is not None],
         job_definitions=[e.model for e in defs if e.model is not None],
         jobs=[e.job for e in jobs if e.job is not None],
+        schedules=[e.schedule for e in schedules if e.schedule is not None],
     )
 
 
-def _runtime(
-    raw: object, problems: Problems, base: Path
-) -> tuple[RuntimeSettings | None, bool]:
+def _runtime(raw: object, problems: Problems, base: Path) -> tuple[RuntimeSettings | None, bool]:
     if not isinstance(raw, dict):
         problems.add(("runtime",), f"must be a table, not {show(raw)}", "write [runtime]")
         return None, False
@@ -191,8 +198,9 @@ def _tables(
         problems.add((kind,), "must be an array of tables", f"write [[{kind}]] instead of [{kind}]")
         return []
     if not isinstance(value, list):
-        problems.add((kind,), f"must be an array of tables, not {show(value)}",
-                     f"write [[{kind}]] tables")
+        problems.add(
+            (kind,), f"must be an array of tables, not {show(value)}", f"write [[{kind}]] tables"
+        )
         return []
     out = []
     for index, item in enumerate(value):

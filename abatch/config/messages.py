@@ -67,7 +67,7 @@ def describe(detail: ErrorDetails) -> tuple[str, str | None]:
         return (
             f"must be a list of strings{got}",
             "commands are argument vectors, run with no shell: "
-            "[\"echo\", \"hi\"] or [\"sh\", \"-c\", \"echo hi\"]",
+            '["echo", "hi"] or ["sh", "-c", "echo hi"]',
         )
     if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
         return f"must be a string{got}", f'write it in quotes: "{value}"'

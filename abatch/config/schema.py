@@ -125,8 +125,10 @@ def unknown_key_hint(key: str, table: Table) -> str | None:
     if key in table.moved:
         return table.moved[key]
     if key in table.other_spelling:
-        why = "keys are snake_case in TOML" if table.spelling == "snake" else (
-            "AWS JSON files use camelCase keys"
+        why = (
+            "keys are snake_case in TOML"
+            if table.spelling == "snake"
+            else ("AWS JSON files use camelCase keys")
         )
         return f"did you mean {table.other_spelling[key]!r}? {why}"
     return did_you_mean(key, table.fields)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from abatch.model.enums import ResourceType
+from abatch.model.job import SubmitJobRequest
 from abatch.model.resources import (
     ComputeEnvironment,
     ContainerProperties,
@@ -23,7 +24,9 @@ from abatch.model.resources import (
 
 from .entries import Entry
 from .jobs import JobEntry
+from .lines import KeyPath
 from .problems import Problems
+from .schedules import ScheduleEntry
 
 AWS_MIN_TIMEOUT_SECONDS = 60
 AWS_MAX_PER_REGION = 50
@@ -35,6 +38,7 @@ RELAXED_LIMITS: dict[str, str] = {
     ),
     "a VCPU requirement is a whole number of at least 1 (EC2)": "any number above 0, e.g. 0.5",
     "at most 50 compute environments and 50 job queues": "no limit",
+    "a rate schedule counts minutes, hours or days": "seconds too, e.g. rate(10 seconds)",
 }
 
 _STRICT = "in strict mode (AWS's limit)"
@@ -46,6 +50,7 @@ def check_strict(
     defs: Sequence[Entry[JobDefinition]],
     jobs: Sequence[JobEntry],
     problems: Problems,
+    schedules: Sequence[ScheduleEntry] = (),
 ) -> None:
     for entries, noun in ((ces, "compute environments"), (queues, "job queues")):
         if len(entries) > AWS_MAX_PER_REGION:
@@ -59,18 +64,31 @@ def check_strict(
             fargate.setdefault(entry.model.job_definition_name, _is_fargate(entry.model))
             _check_definition(entry, entry.model, problems)
     for job in jobs:
-        if job.job is None:
-            continue
-        request = job.job.request
-        timeout = request.timeout.attempt_duration_seconds if request.timeout else None
-        if timeout is not None and timeout < AWS_MIN_TIMEOUT_SECONDS:
-            problems.add((*job.path, "timeout", "attempt_duration_seconds"), _too_short(timeout))
-        overrides = request.container_overrides
-        definition = request.job_definition.partition(":")[0]
-        if overrides is not None and not fargate.get(definition, False):
-            for k, value in _fractional_vcpus(overrides.resource_requirements):
-                path = (*job.path, "container_overrides", "resource_requirements", k, "value")
-                problems.add(path, _whole_vcpus(value))
+        if job.job is not None:
+            _check_request(job.job.request, job.path, fargate, problems)
+    for sched in schedules:
+        if sched.parsed is not None and not sched.parsed.aws_compatible:
+            problems.add(
+                (*sched.path, "schedule_expression"),
+                f"rate in seconds is an abatch extension, refused {_STRICT}: "
+                "the smallest unit is the minute",
+            )
+        if sched.schedule is not None:
+            _check_request(sched.schedule.request, (*sched.path, "job"), fargate, problems)
+
+
+def _check_request(
+    request: SubmitJobRequest, prefix: KeyPath, fargate: dict[str, bool], problems: Problems
+) -> None:
+    timeout = request.timeout.attempt_duration_seconds if request.timeout else None
+    if timeout is not None and timeout < AWS_MIN_TIMEOUT_SECONDS:
+        problems.add((*prefix, "timeout", "attempt_duration_seconds"), _too_short(timeout))
+    overrides = request.container_overrides
+    definition = request.job_definition.partition(":")[0]
+    if overrides is not None and not fargate.get(definition, False):
+        for k, value in _fractional_vcpus(overrides.resource_requirements):
+            path = (*prefix, "container_overrides", "resource_requirements", k, "value")
+            problems.add(path, _whole_vcpus(value))
 
 
 def _check_definition(entry: Entry[Any], model: JobDefinition, problems: Problems) -> None:
@@ -80,19 +98,22 @@ def _check_definition(entry: Entry[Any], model: JobDefinition, problems: Problem
     containers: list[tuple[tuple[int | str, ...], ContainerProperties]] = []
     if model.container_properties is not None:
         containers.append((("container_properties",), model.container_properties))
-    for k, node in enumerate(model.node_properties.node_range_properties
-                             if model.node_properties else []):
+    for k, node in enumerate(
+        model.node_properties.node_range_properties if model.node_properties else []
+    ):
         if node.container is not None:
-            containers.append((("node_properties", "node_range_properties", k, "container"),
-                               node.container))
+            containers.append(
+                (("node_properties", "node_range_properties", k, "container"), node.container)
+            )
     for loc, container in containers:
         if container.image is None:
             problems.add(entry.path((*loc, "image")), f"is required {_STRICT}")
         if _is_fargate(model):
             continue
         for k, value in _fractional_vcpus(container.resource_requirements):
-            problems.add(entry.path((*loc, "resource_requirements", k, "value")),
-                         _whole_vcpus(value))
+            problems.add(
+                entry.path((*loc, "resource_requirements", k, "value")), _whole_vcpus(value)
+            )
 
 
 def _is_fargate(model: JobDefinition) -> bool:

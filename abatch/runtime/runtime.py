@@ -15,6 +15,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskGroup
@@ -36,6 +37,11 @@ from .moves import MovesMixin, now_ms
 from .registry import Registry
 from .resources import ResourceManager
 from .submit import SubmitMixin
+
+if TYPE_CHECKING:
+    from abatch.config import ConfigSchedule
+
+    from .schedules import ScheduleState
 
 S = JobStatus
 
@@ -59,6 +65,7 @@ class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceMa
         self._submitted: list[JobRecord] = []
         self._stuck_since: dict[str, tuple[str, int]] = {}
         self._jstla_timer: asyncio.TimerHandle | None = None
+        self.schedules: list[ScheduleState] = []
         self._executors = executors if executors is not None else {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -153,6 +160,17 @@ class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceMa
             attempt.status_reason = REASON_ABANDONED
             self.store.mark_attempt(job, attempt)
         self._requeue_front(job, now)
+
+    def start_schedules(self, schedules: list[ConfigSchedule]) -> list[ScheduleState]:
+        """Run `[[schedule]]` entries in this runtime's task group until it stops. Call after
+        the config is applied: a tick missed while no runtime ran fires once, at once."""
+        from .schedules import ScheduleRunner
+
+        runner = ScheduleRunner(self, schedules)
+        assert self._tg is not None
+        self._tg.start_soon(runner.run)
+        self.schedules = runner.states
+        return runner.states
 
     def kill_running(self, grace: float) -> None:
         """Stop every running attempt, with `grace` seconds between SIGTERM and SIGKILL

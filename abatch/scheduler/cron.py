@@ -193,18 +193,21 @@ def _parse_rate(text: str, inner: str) -> RateSchedule:
         raise ValueError(f"rate: write rate(value unit), e.g. rate(5 minutes), not {text!r}")
     value_text, unit = parts
     if not _DIGITS.fullmatch(value_text) or int(value_text) < 1:
-        raise ValueError(f"rate: the value must be a whole number of at least 1, not "
-                         f"{value_text!r}")
+        raise ValueError(
+            f"rate: the value must be a whole number of at least 1, not {value_text!r}"
+        )
     value = int(value_text)
     singular = unit.removesuffix("s")
     if singular not in _RATE_SECONDS:
-        raise ValueError(f"rate: unknown unit {unit!r}; use {_AWS_UNITS} "
-                         f"(or second(s), an abatch extension)")
+        raise ValueError(
+            f"rate: unknown unit {unit!r}; use {_AWS_UNITS} (or second(s), an abatch extension)"
+        )
     if value == 1 and unit != singular:
         raise ValueError(f"rate: with the value 1 the unit is {singular!r}, not {unit!r}")
     if value != 1 and unit == singular:
-        raise ValueError(f"rate: with the value {value} the unit is {singular + 's'!r}, "
-                         f"not {unit!r}")
+        raise ValueError(
+            f"rate: with the value {value} the unit is {singular + 's'!r}, not {unit!r}"
+        )
     try:
         period = timedelta(seconds=value * _RATE_SECONDS[singular])
     except OverflowError:
@@ -237,7 +240,7 @@ class _Field:
         if special is not None:
             where, example = _SPECIALS[special]
             said = f"{special!r}" if token == special else f"{token!r}: {special!r}"
-            if self.name in where:
+            if self.name in where.split(" or "):
                 raise self.error(f"{said} stands alone as the whole field, e.g. {example}")
             raise self.error(f"{said} is allowed only in {where}")
         raise self.error(f"{token!r} is not a valid value; use {self.values_help()}")
@@ -295,8 +298,10 @@ def _values(text: str, field: _Field, *, steps: bool = True) -> tuple[int, ...]:
         elif "-" in base:
             first, _, last = base.partition("-")
             if not first or not last:
-                raise field.error(f"{base!r} is not a valid range; write first-last, e.g. "
-                                  f"{field.low}-{field.high}")
+                raise field.error(
+                    f"{base!r} is not a valid range; write first-last, e.g. "
+                    f"{field.low}-{field.high}"
+                )
             start, end = field.value(first), field.value(last)
             if start > end and not field.wraps:
                 raise field.error(f"range {base!r} runs backwards")

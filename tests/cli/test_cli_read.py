@@ -97,7 +97,11 @@ def test_describe_human_and_json(
     assert detail["jobId"] == ids["lo-bad"] and detail["status"] == "FAILED"
     assert detail["container"]["exitCode"] == 7
     assert [h["status"] for h in detail["history"]] == [
-        "SUBMITTED", "RUNNABLE", "STARTING", "RUNNING", "FAILED",
+        "SUBMITTED",
+        "RUNNABLE",
+        "STARTING",
+        "RUNNING",
+        "FAILED",
     ]
     (attempt,) = detail["attempts"]
     assert attempt["attemptNumber"] == 1 and attempt["container"]["exitCode"] == 7

@@ -93,9 +93,7 @@ def test_run_config_problems_exit_2_each_on_its_own_line(
     assert "Traceback" not in err and not (tmp_path / "state").exists()
 
 
-def test_run_honours_depends_on_by_name(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_run_honours_depends_on_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     jobs = [
         ("upstream", "low", "sleep 0.3; exit 4"),
         ("downstream", "high", "echo should-not-run"),

@@ -85,8 +85,10 @@ def test_interrupted_run_keeps_its_jobs_and_serve_runs_them(tmp_path: Path, spaw
     serve.signal(signal.SIGTERM)
     assert serve.finish(timeout=30) == 0
     assert "Traceback" not in serve.output
-    assert sum(line.endswith("SUCCEEDED  Essential container in task exited")
-               for line in serve.lines) == 3
+    assert (
+        sum(line.endswith("SUCCEEDED  Essential container in task exited") for line in serve.lines)
+        == 3
+    )
 
     # The interrupted job ran twice; each attempt has its own log.
     first_run = ids["wait-0"]
@@ -94,3 +96,25 @@ def test_interrupted_run_keeps_its_jobs_and_serve_runs_them(tmp_path: Path, spaw
     log2 = run_abatch("logs", first_run, "--state-dir", str(state), cwd=tmp_path)
     assert log1.stdout == f"run 1 of {first_run}\n"
     assert log2.stdout == f"run 2 of {first_run}\n"
+
+
+def test_serve_fires_schedules(tmp_path: Path, spawn: Spawn) -> None:
+    cfg = write_config(tmp_path, [])
+    cfg.write_text(
+        cfg.read_text() + "\n[[schedule]]\n"
+        'name = "tick"\n'
+        'schedule_expression = "rate(1 second)"\n'
+        "[schedule.job]\n"
+        'name = "ticked"\n'
+        'job_queue = "low"\n'
+        'job_definition = "sh"\n'
+        'container_overrides = { command = ["echo", "tick"] }\n'
+    )
+    server = spawn("serve", str(cfg))
+    server.wait_for(is_ready)
+    assert "schedules: 1 of 1 enabled" in server.output
+    server.wait_for(lambda line: "ticked" in line and "SUCCEEDED" in line, timeout=30)
+    server.signal(signal.SIGTERM)
+    assert server.finish(timeout=30) == 0
+    statuses = job_statuses(tmp_path / "state", tmp_path)
+    assert statuses.get("ticked") == "SUCCEEDED"

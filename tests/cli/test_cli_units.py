@@ -188,6 +188,7 @@ def test_help_is_quick_and_imports_nothing_heavy() -> None:
         "if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=30, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
     assert "HEAVY []" in proc.stdout

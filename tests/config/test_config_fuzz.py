@@ -18,17 +18,68 @@ QUICKSTART = tomllib.loads(embedded_quickstart_path().read_text())
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 KEYS = [
-    "runtime", "compute_environment", "job_queue", "job_definition", "job", "name", "type",
-    "state", "priority", "compute_environment_order", "order", "compute_environment",
-    "compute_resources", "max_vcpus", "memory", "container_properties", "command",
-    "resource_requirements", "value", "depends_on", "array_size", "timeout", "file",
-    "attempt_duration_seconds", "strict", "state_dir", "parameters", "job_queue_name",
+    "runtime",
+    "compute_environment",
+    "job_queue",
+    "job_definition",
+    "job",
+    "name",
+    "type",
+    "state",
+    "priority",
+    "compute_environment_order",
+    "order",
+    "compute_environment",
+    "compute_resources",
+    "max_vcpus",
+    "memory",
+    "container_properties",
+    "command",
+    "resource_requirements",
+    "value",
+    "depends_on",
+    "array_size",
+    "timeout",
+    "file",
+    "attempt_duration_seconds",
+    "strict",
+    "state_dir",
+    "parameters",
+    "job_queue_name",
 ]
 FRAGMENTS = [
-    "[[job]]\n", "[[job_queue]]\n", "[runtime]\n", "[job_definition.container_properties]\n",
-    'name = "a"\n', "priority = 1\n", "= ", '"', "'''", '"""', "[", "]", "{", "}", ",", "\n",
-    "#", ".", "depends_on = [", "strict = true\n", 'value = "0"', "1979-05-27T07:32:00Z",
-    "inf", "nan", "-0", "0x1F", "\\u00e9", "\\", "\t", "\r\n", "é", "\x00",
+    "[[job]]\n",
+    "[[job_queue]]\n",
+    "[runtime]\n",
+    "[job_definition.container_properties]\n",
+    'name = "a"\n',
+    "priority = 1\n",
+    "= ",
+    '"',
+    "'''",
+    '"""',
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "\n",
+    "#",
+    ".",
+    "depends_on = [",
+    "strict = true\n",
+    'value = "0"',
+    "1979-05-27T07:32:00Z",
+    "inf",
+    "nan",
+    "-0",
+    "0x1F",
+    "\\u00e9",
+    "\\",
+    "\t",
+    "\r\n",
+    "é",
+    "\x00",
 ]
 
 scalars = (
@@ -36,9 +87,29 @@ scalars = (
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.booleans()
     | st.text(max_size=8)
-    | st.sampled_from(["VCPU", "MEMORY", "GPU", "N_TO_N", "SEQUENTIAL", "ENABLED", "1", "0.5",
-                       "local", "high", "sleeper", "a", "EC2", "FARGATE", "defs/x.json", "",
-                       "inf", "nan", "-1"])
+    | st.sampled_from(
+        [
+            "VCPU",
+            "MEMORY",
+            "GPU",
+            "N_TO_N",
+            "SEQUENTIAL",
+            "ENABLED",
+            "1",
+            "0.5",
+            "local",
+            "high",
+            "sleeper",
+            "a",
+            "EC2",
+            "FARGATE",
+            "defs/x.json",
+            "",
+            "inf",
+            "nan",
+            "-1",
+        ]
+    )
 )
 keys = st.sampled_from(KEYS) | st.text(max_size=6)
 requirements = st.fixed_dictionaries(
@@ -71,9 +142,13 @@ def _inline(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(
-            value
-        ) else repr(value)
+        return (
+            "nan"
+            if math.isnan(value)
+            else ("inf" if value > 0 else "-inf")
+            if math.isinf(value)
+            else repr(value)
+        )
     if isinstance(value, str):
         return _string(value)
     if isinstance(value, list):

@@ -93,7 +93,8 @@ def test_file_is_the_only_key_allowed(tmp_path: Path) -> None:
     _write(tmp_path, DOC)
     problem = only(BASE + FILE_TABLE + 'name = "x"\n', base_dir=tmp_path)
     assert (problem.key, problem.message) == (
-        "job_definition[1].name", "no other key is allowed beside 'file'"
+        "job_definition[1].name",
+        "no other key is allowed beside 'file'",
     )
 
 

@@ -88,14 +88,19 @@ def test_full_example(tmp_path: Path) -> None:
     )
     (ce,) = config.compute_environments
     assert (ce.compute_environment_name, ce.executor, ce.memory, ce.gpus) == (
-        "local", ExecutorKind.DOCKER, 4096, 1
+        "local",
+        ExecutorKind.DOCKER,
+        4096,
+        1,
     )
     assert config.job_queues[0].ce_names() == ["local"]
     assert config.job_definitions[0].revision is None
     a = config.jobs[1]
     request = a.request
     assert (request.job_name, request.job_queue, request.job_definition) == (
-        "a", "high", "sleeper:1"
+        "a",
+        "high",
+        "sleeper:1",
     )
     assert request.depends_on is None
     assert request.array_properties is not None and request.array_properties.size == 4

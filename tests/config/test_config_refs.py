@@ -13,9 +13,7 @@ def test_duplicate_queue_name() -> None:
     problem = only(text)
     assert problem.key == "job_queue[1].name"
     first = line_of(text, 'name = "high"')
-    assert problem.message == (
-        f"another job queue is named 'high' (job_queue[0], line {first})"
-    )
+    assert problem.message == (f"another job queue is named 'high' (job_queue[0], line {first})")
     assert problem.line == line_of(text, 'name = "high"', nth=2)
 
 
@@ -87,7 +85,8 @@ def test_self_dependency_is_a_cycle() -> None:
 
 def test_two_separate_cycles() -> None:
     text = jobs("a", extra='depends_on = ["b"]\n') + "".join(
-        jobs_extra for jobs_extra in (
+        jobs_extra
+        for jobs_extra in (
             '\n[[job]]\nname = "b"\njob_queue = "high"\njob_definition = "sleeper"\n'
             'depends_on = ["a"]\n',
             '\n[[job]]\nname = "c"\njob_queue = "high"\njob_definition = "sleeper"\n'
@@ -101,11 +100,15 @@ def test_two_separate_cycles() -> None:
 
 
 def test_dependency_shapes() -> None:
-    text = jobs("a", "b", extra=(
-        'array_size = 2\n'
-        'depends_on = ["a", { job = "a", type = "N_TO_N" }, { type = "SEQUENTIAL" }, '
-        '{ job = "a", type = "SEQUENTIAL" }, { type = "N_TO_N" }, 7, { type = "ALL" }]\n'
-    ))
+    text = jobs(
+        "a",
+        "b",
+        extra=(
+            "array_size = 2\n"
+            'depends_on = ["a", { job = "a", type = "N_TO_N" }, { type = "SEQUENTIAL" }, '
+            '{ job = "a", type = "SEQUENTIAL" }, { type = "N_TO_N" }, 7, { type = "ALL" }]\n'
+        ),
+    )
     found = problems_of(text)
     assert by_key(found, "job[1].depends_on[1]").message == (
         "N_TO_N needs two array jobs of the same size "
@@ -113,9 +116,7 @@ def test_dependency_shapes() -> None:
     )
     assert "takes no job" in by_key(found, "job[1].depends_on[3]").message
     assert by_key(found, "job[1].depends_on[4]").message == "needs a job"
-    assert by_key(found, "job[1].depends_on[5]").message == (
-        "must be a job name or a table, not 7"
-    )
+    assert by_key(found, "job[1].depends_on[5]").message == ("must be a job name or a table, not 7")
     assert by_key(found, "job[1].depends_on[6].type").message == (
         "must be 'N_TO_N' or 'SEQUENTIAL', not 'ALL'"
     )
@@ -132,7 +133,8 @@ def test_at_most_twenty_dependencies() -> None:
     deps = ", ".join(f'"{n}"' for n in names)
     problem = only(jobs(*names, "last", extra=f"depends_on = [{deps}]\n"))
     assert (problem.key, problem.message) == (
-        "job[21].depends_on", "a job can depend on at most 20 jobs, not 21"
+        "job[21].depends_on",
+        "a job can depend on at most 20 jobs, not 21",
     )
 
 
@@ -140,7 +142,7 @@ def test_fargate_and_ec2_cannot_share_a_queue() -> None:
     text = BASE.replace(
         "[[job_queue]]",
         '[[compute_environment]]\nname = "fg"\ncompute_resources = { type = "FARGATE", '
-        'max_vcpus = 4 }\n\n[[job_queue]]',
+        "max_vcpus = 4 }\n\n[[job_queue]]",
     ).replace(
         '[{ order = 1, compute_environment = "local" }]',
         '[{ order = 1, compute_environment = "local" }, { order = 2, compute_environment = "fg" }]',

@@ -62,9 +62,12 @@ def test_fractional_vcpus_are_fine_on_fargate_in_strict_mode() -> None:
 
 
 def test_strict_override_vcpus() -> None:
-    text = jobs("a", extra=(
-        'container_overrides = { resource_requirements = [{ type = "VCPU", value = "1.5" }] }\n'
-    ))
+    text = jobs(
+        "a",
+        extra=(
+            'container_overrides = { resource_requirements = [{ type = "VCPU", value = "1.5" }] }\n'
+        ),
+    )
     assert load(text).jobs
     problem = only(text, strict=True)
     assert problem.key == "job[0].container_overrides.resource_requirements[0].value"

@@ -41,7 +41,8 @@ def test_negative_local_memory() -> None:
     text = BASE.replace('name = "local"', 'name = "local"\nmemory = -1')
     problem = only(text)
     assert (problem.key, problem.message) == (
-        "compute_environment[0].memory", "must be greater than 0, got -1"
+        "compute_environment[0].memory",
+        "must be greater than 0, got -1",
     )
     assert problem.line == line_of(text, "memory = -1")
 
@@ -69,9 +70,7 @@ def test_infinite_gpu_count_is_a_problem_not_a_crash() -> None:
 
 def test_number_where_a_string_is_expected_hints_quotes() -> None:
     problem = only(BASE.replace('value = "128"', "value = 128"))
-    assert problem.key == (
-        "job_definition[0].container_properties.resource_requirements[1].value"
-    )
+    assert problem.key == ("job_definition[0].container_properties.resource_requirements[1].value")
     assert problem.message == "must be a string, not 128"
     assert problem.hint == 'write it in quotes: "128"'
 
