@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from abatch.model.paths import task_id_of
+
 from .common import EXIT_FAILED, EXIT_OK, CliError, resolve_state_dir
 from .logfiles import copy_to
 from .tables import describe_lines, jobs_lines
@@ -132,7 +134,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         print(f"job {job.job_id} has no log yet (status {job.status.value})", file=sys.stderr)
         return EXIT_FAILED
     logs = state_dir / "logs"
-    path = logs / attempt.log_stream
+    path = logs / task_id_of(attempt.log_stream)
     if not path.resolve().is_relative_to(logs.resolve()):
         raise CliError(f"job {job.job_id} has a log stream name outside {logs}")
     try:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import anyio
 
 from abatch.model.enums import JobStatus
+from abatch.model.paths import task_id_of
 
 from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, resolve_state_dir
 from .logfiles import tail_lines
@@ -171,7 +172,7 @@ def _log_tail(job: JobRecord, log_dir: Path, count: int) -> list[str]:
     attempt = job.current_attempt
     if attempt is None:
         return []
-    return tail_lines(log_dir / attempt.log_stream, count)
+    return tail_lines(log_dir / task_id_of(attempt.log_stream), count)
 
 
 def print_summary(outcome: Outcome, log_dir: Path, tail: int) -> None:
@@ -189,7 +190,7 @@ def print_summary(outcome: Outcome, log_dir: Path, tail: int) -> None:
             continue
         print(
             f"--- {job.job_name} ({job.job_id}) attempt {attempt.number}: last {tail} "
-            f"lines of {log_dir / attempt.log_stream}"
+            f"lines of {log_dir / task_id_of(attempt.log_stream)}"
         )
         lines = _log_tail(job, log_dir, tail)
         for line in lines or ["(empty log)"]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +21,13 @@ from abatch.executors.base import Executor, Handle, StartError
 from abatch.model.enums import ExecutorKind, JobStatus
 from abatch.model.errors import ClientError
 from abatch.model.job import Attempt, JobRecord, log_stream_name
+from abatch.model.paths import log_file, work_dir
 from abatch.model.runspec import ExitResult, RunSpec
 from abatch.scheduler.resolve import job_environment, substitute
 from abatch.scheduler.retry import decide_retry
 
 from .moves import now_ms
+from .prepared import PreparedAttempts
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -70,6 +71,7 @@ class AttemptsMixin:
     _tg: TaskGroup | None
     _stopping: bool
     _wake: asyncio.Event
+    prepared: PreparedAttempts
 
     # Provided by MovesMixin.
     _move: Callable[..., None]
@@ -79,7 +81,7 @@ class AttemptsMixin:
     def _place(self, job: JobRecord, ce_name: str, now: int) -> None:
         ce = self.registry.compute_environments[ce_name]
         executor = self._executor(ce.executor)
-        task_id = uuid.uuid4().hex
+        task_id = self.prepared.take()
         jd_name = job.job_definition.partition(":")[0]
         attempt = Attempt(
             number=len(job.attempts) + 1,
@@ -124,7 +126,7 @@ class AttemptsMixin:
             key=attempt.task_id,
             argv=tuple(argv),
             env=env,
-            workdir=self.state_dir / "work" / attempt.task_id,
+            workdir=work_dir(self.state_dir, attempt.task_id),
             log_path=self.log_path(attempt.log_stream),
             vcpus=job.vcpus,
             memory_mib=job.memory,
@@ -138,9 +140,7 @@ class AttemptsMixin:
         )
 
     def log_path(self, stream: str) -> Path:
-        # Stream names are `{definition name}/default/{hex}`: the definition name is
-        # validated to [A-Za-z0-9_-], so the path cannot leave the logs directory.
-        return self.state_dir / "logs" / stream
+        return log_file(self.state_dir, stream)
 
     # ------------------------------------------------------------------ attempts
 

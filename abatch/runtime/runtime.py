@@ -34,6 +34,7 @@ from .bus import EventBus
 from .graph import ArrayState, Graph, RecentlyFinished
 from .jstla import TimeLimitMixin
 from .moves import MovesMixin, now_ms
+from .prepared import PreparedAttempts
 from .registry import Registry
 from .resources import ResourceManager
 from .submit import SubmitMixin
@@ -66,6 +67,7 @@ class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceMa
         self._stuck_since: dict[str, tuple[str, int]] = {}
         self._jstla_timer: asyncio.TimerHandle | None = None
         self.schedules: list[ScheduleState] = []
+        self.prepared = PreparedAttempts(self.state_dir)
         self._executors = executors if executors is not None else {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -280,6 +282,7 @@ async def open_runtime(
         async with anyio.create_task_group() as tg:
             rt._tg = tg
             tg.start_soon(rt.store.run_writer)
+            tg.start_soon(rt.prepared.run)
             tg.start_soon(rt._schedule_loop)
             if on_ready is not None:
                 on_ready(rt)

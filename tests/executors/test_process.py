@@ -303,6 +303,7 @@ async def test_fifty_concurrent_jobs_are_all_reaped(tmp_path: Path) -> None:
     assert results == [ExitResult(exit_code=0)] * 50
     assert not executor.running
     assert zombie_children() == []
+    await executor.close()  # releases the shared /dev/null
     assert len(os.listdir("/proc/self/fd")) == fds_before
 
 
