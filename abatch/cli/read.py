@@ -87,29 +87,66 @@ async def _list_jobs(
 
 def cmd_describe(args: argparse.Namespace) -> int:
     state_dir = resolve_state_dir(args.state_dir)
-    job = anyio.run(_get_job, state_dir, args.job_id)
+    job, waiting, summary = anyio.run(_get_job, state_dir, args.job_id)
     if args.json:
-        print(json.dumps(detail_json(job), indent=2))
+        print(json.dumps(detail_json(job, summary), indent=2))
     else:
-        for line in describe_lines(job, lambda stream: state_dir / "logs" / stream):
+        lines = describe_lines(job, lambda stream: state_dir / "logs" / task_id_of(stream))
+        if waiting is not None:
+            lines.insert(_after_reason(lines), f"{'why it waits':<16}{waiting}")
+        if summary is not None:
+            counts = "  ".join(f"{k} {v}" for k, v in summary.items() if v)
+            lines.insert(_after_reason(lines), f"{'array children':<16}{counts or 'none yet'}")
+        for line in lines:
             print(line)
     return EXIT_OK
 
 
-async def _get_job(state_dir: Path, job_id: str) -> JobRecord:
+def _after_reason(lines: list[str]) -> int:
+    for i, line in enumerate(lines):
+        if line.startswith("status reason"):
+            return i + 1
+    return min(len(lines), 6)
+
+
+async def _get_job(
+    state_dir: Path, job_id: str
+) -> tuple[JobRecord, str | None, dict[str, int] | None]:
+    """The job, why it waits (RUNNABLE: its place in the queue), and for an array parent the
+    count of its children per status."""
+    from abatch.model.job import empty_status_summary
+
     store = await _open(state_dir)
     try:
         job = await store.get_job(job_id)
+        if job is None:
+            raise CliError(f"job {job_id} does not exist in {state_dir}")
+        waiting = None
+        place = await store.queue_position(job)
+        if place is not None:
+            position, head_id, head_name = place
+            if head_id == job.job_id:
+                waiting = f"at the head of queue {job.job_queue}: {job.status_reason or '-'}"
+            else:
+                waiting = (
+                    f"position {position} in queue {job.job_queue}, behind job {head_id} "
+                    f"({head_name}) at its head"
+                )
+        summary = None
+        if (job.spec.get("arrayProperties") or {}).get("size") is not None:
+            summary = empty_status_summary()
+            for status, n in (await store.child_status_counts(job.job_id)).items():
+                summary[status.value] = n
     finally:
         await store.close()
-    if job is None:
-        raise CliError(f"job {job_id} does not exist in {state_dir}")
-    return job
+    return job, waiting, summary
 
 
-def detail_json(job: JobRecord) -> dict[str, Any]:
+def detail_json(job: JobRecord, summary: dict[str, int] | None = None) -> dict[str, Any]:
     """AWS JobDetail, with every attempt (also those that never started) and the history."""
     detail = job.to_detail()
+    if summary is not None:
+        detail["arrayProperties"] = {**detail.get("arrayProperties", {}), "statusSummary": summary}
     detail["attempts"] = [attempt_json(a) for a in job.attempts]
     detail["history"] = [{"status": status.value, "at": ms} for status, ms in job.history]
     return detail
@@ -128,7 +165,7 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     state_dir = resolve_state_dir(args.state_dir)
-    job = anyio.run(_get_job, state_dir, args.job_id)
+    job, _, _ = anyio.run(_get_job, state_dir, args.job_id)
     attempt = pick_attempt(job, args.attempt)
     if attempt is None:
         print(f"job {job.job_id} has no log yet (status {job.status.value})", file=sys.stderr)

@@ -321,6 +321,26 @@ class SqliteStore:
         rows = await self._run(_fetch, sql + " GROUP BY status", args)
         return {JobStatus(s): n for s, n in rows}
 
+    async def queue_position(self, job: JobRecord) -> tuple[int, str, str] | None:
+        """For a RUNNABLE job: (1-based position among its queue's RUNNABLE jobs, head job id,
+        head job name), from the queue-order index. None when the job is not RUNNABLE."""
+        if job.status is not JobStatus.RUNNABLE:
+            return None
+        rows = await self._run(
+            _fetch,
+            "SELECT count(*) FROM jobs WHERE job_queue=? AND status='RUNNABLE' AND seq<?",
+            (job.job_queue, job.seq),
+        )
+        head = await self._run(
+            _fetch,
+            "SELECT job_id, job_name FROM jobs WHERE job_queue=? AND status='RUNNABLE' "
+            "ORDER BY seq LIMIT 1",
+            (job.job_queue,),
+        )
+        if not head:
+            return None
+        return int(rows[0][0]) + 1, head[0][0], head[0][1]
+
     async def child_status_counts(self, parent_id: str) -> dict[JobStatus, int]:
         """Counts per status of an array job's children (`parent:0` … `parent:N-1`): a range
         scan on the primary key (':' sorts just before ';')."""

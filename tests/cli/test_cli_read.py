@@ -9,7 +9,7 @@ import pytest
 
 from abatch.cli import main
 
-from .support import write_config
+from .support import run_abatch, write_config
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +178,49 @@ def test_validate_good_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["validate", str(tmp_path / "absent.toml")]) == 1
     assert "no such file" in capsys.readouterr().err
     assert main(["validate"]) == 2  # usage error: argparse
+
+
+def test_describe_says_why_a_runnable_job_waits_and_summarises_arrays(tmp_path: Path) -> None:
+    """A runtime stopped while jobs wait: describe reads their place from the store."""
+    import anyio
+
+    from abatch.executors.fake import FakeExecutor, FakeOutcome
+    from abatch.model.enums import JobStatus as S
+    from tests.runtime.helpers import req, runtime, wait_for
+
+    async def setup() -> tuple[str, str, str]:
+        fake = FakeExecutor(lambda s: FakeOutcome(duration=None))
+        async with runtime(tmp_path, fake, vcpus=1) as rt:
+            first = await rt.submit(req("first"))
+            await rt.submit(req("second"))
+            third = await rt.submit(req("third"))
+            arr = await rt.submit(req("arr", arrayProperties={"size": 2}))
+            counts = rt.graph.arrays[arr.job_id].counts
+            await wait_for(
+                rt,
+                lambda: (
+                    third.status.value == "RUNNABLE"
+                    and len(fake.running) == 1
+                    and counts[S.RUNNABLE] == 2
+                ),
+            )
+            return first.job_id, third.job_id, arr.job_id
+
+    first, third, arr = anyio.run(setup)
+    state = tmp_path / "state"
+    out = run_abatch("describe", third, "--state-dir", str(state), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    # The stop requeued the running job at the front: it is now the head, third is 3rd.
+    assert f"position 3 in queue q, behind job {first} (first)" in out.stdout
+    parent = run_abatch("describe", arr, "--json", "--state-dir", str(state), cwd=tmp_path)
+    summary = json.loads(parent.stdout)["arrayProperties"]["statusSummary"]
+    assert set(summary) == {
+        "SUBMITTED",
+        "PENDING",
+        "RUNNABLE",
+        "STARTING",
+        "RUNNING",
+        "SUCCEEDED",
+        "FAILED",
+    }
+    assert summary["RUNNABLE"] == 2
