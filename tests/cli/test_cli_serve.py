@@ -56,6 +56,17 @@ def test_interrupted_run_keeps_its_jobs_and_serve_runs_them(tmp_path: Path, spaw
     state = tmp_path / "state"
     run = spawn("run", str(cfg))
     run.wait_for(lambda line: "RUNNING 2" in line)
+    # RUNNING means spawned, not that the shell has printed yet: wait for its first line
+    # (read-only reads work while the runtime runs) so the interrupted attempt has a log.
+    deadline = time.monotonic() + 30
+    while True:
+        listing = run_abatch("jobs", "--json", "--state-dir", str(state), cwd=tmp_path)
+        first_id = {j["jobName"]: j["jobId"] for j in json.loads(listing.stdout)["jobSummaryList"]}
+        log = run_abatch("logs", first_id["wait-0"], "--state-dir", str(state), cwd=tmp_path)
+        if log.stdout.startswith("run 1 of"):
+            break
+        assert time.monotonic() < deadline, log
+        time.sleep(0.1)
     run.signal(signal.SIGINT)
     assert run.finish(timeout=30) == 130
     assert "interrupted by SIGINT: 3 of 3 jobs did not finish" in run.output
