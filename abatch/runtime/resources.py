@@ -20,10 +20,12 @@ from abatch.model.enums import JobDefinitionStatus, ResourceState
 from abatch.model.errors import ClientError
 from abatch.model.job import JobRecord
 from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
+from abatch.model.strict import strict_problems
 from abatch.scheduler.placement import CapacityPool
 
 if TYPE_CHECKING:
     from abatch.config import LoadedConfig
+    from abatch.config.settings import RuntimeSettings
     from abatch.store.sqlite import SqliteStore
 
     from .registry import Registry
@@ -53,6 +55,7 @@ class ApplyReport:
 
 
 class ResourceManager:
+    settings: RuntimeSettings
     registry: Registry
     store: SqliteStore
     pools: dict[str, CapacityPool]
@@ -105,6 +108,11 @@ class ResourceManager:
 
     async def register_job_definition(self, jd: JobDefinition) -> JobDefinition:
         """Always a new revision (as RegisterJobDefinition)."""
+        if self.settings.strict:
+            fargate = "FARGATE" in (jd.platform_capabilities or [])
+            problems = strict_problems(jd.to_aws(), fargate=fargate)
+            if problems:
+                raise ClientError("; ".join(problems))
         name = jd.job_definition_name
         revision = await self.store.latest_revision(name) + 1
         stored = jd.model_copy(update={"revision": revision, "status": JobDefinitionStatus.ACTIVE})

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from abatch.model.enums import JobStatus
 from abatch.model.errors import ClientError, NotFoundError
 from abatch.model.job import JobRecord, SubmitJobRequest
+from abatch.model.strict import strict_problems
 from abatch.scheduler.resolve import effective_spec, resources_of
 
 from .graph import ArrayState, Graph, RecentlyFinished
@@ -205,12 +206,10 @@ class SubmitMixin:
     def _check_strict(self, spec: dict[str, Any]) -> None:
         if not self.settings.strict:
             return
-        seconds = (spec.get("timeout") or {}).get("attemptDurationSeconds")
-        if seconds is not None and seconds < 60:
-            raise ClientError(
-                f"timeout.attemptDurationSeconds is {seconds}; AWS requires at least 60 "
-                "(strict mode)"
-            )
+        fargate = "FARGATE" in (spec.get("platformCapabilities") or [])
+        problems = strict_problems(spec, fargate=fargate)
+        if problems:
+            raise ClientError("; ".join(problems))
 
     async def _commit(self, batch: Batch) -> None:
         self.store.insert_jobs(batch.records)

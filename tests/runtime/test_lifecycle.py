@@ -10,6 +10,7 @@ import pytest
 from abatch.executors.fake import FakeExecutor, FakeOutcome
 from abatch.model.enums import JobStatus, ResourceState
 from abatch.model.errors import ClientError, NotFoundError, StateDirLockedError
+from abatch.model.resources import JobDefinition
 from abatch.model.runspec import RunSpec
 from abatch.runtime import open_runtime
 from abatch.scheduler.placement import REASON_MAX_CPU
@@ -278,3 +279,53 @@ async def test_job_state_time_limit_cancels_a_blocked_head(
             "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
         )
         assert after.status is S.SUCCEEDED
+
+
+async def test_retried_job_goes_to_the_front_of_its_queue(tmp_path: Path) -> None:
+    ids: dict[str, str] = {}
+
+    def script(spec: RunSpec) -> FakeOutcome:
+        flaky = spec.env["AWS_BATCH_JOB_ID"] == ids.get("flaky")
+        first_try = spec.env["AWS_BATCH_JOB_ATTEMPT"] == "1"
+        return FakeOutcome(exit_code=1 if flaky and first_try else 0)
+
+    fake = FakeExecutor(script)
+    async with runtime(tmp_path, fake, vcpus=1) as rt:
+        blocker = await rt.submit(req("blocker"))  # holds the only vCPU until released
+        fake.script = lambda spec: (
+            MANUAL if spec.env["AWS_BATCH_JOB_ID"] == blocker.job_id else script(spec)
+        )
+        await wait_status(rt, [blocker], S.RUNNING)
+        flaky = await rt.submit(req("flaky", retryStrategy={"attempts": 2}))
+        ids["flaky"] = flaky.job_id
+        others = await rt.submit_many([req("other1"), req("other2")])
+        await wait_for(rt, lambda: all(j.status is S.RUNNABLE for j in [flaky, *others]))
+        fake.finish(fake.started[0].key)
+        await wait_status(rt, [flaky, *others])
+        order = [s.env["AWS_BATCH_JOB_ID"] for s in fake.started[1:]]
+        names = {flaky.job_id: "flaky", **{o.job_id: o.job_name for o in others}}
+        assert [names[i] for i in order] == ["flaky", "flaky", "other1", "other2"]
+
+
+async def test_strict_mode_refuses_what_aws_would(tmp_path: Path) -> None:
+    async with runtime(tmp_path, FakeExecutor(), strict=True) as rt:
+        with pytest.raises(ClientError, match="at least 60"):
+            await rt.register_job_definition(jd("t", timeout={"attemptDurationSeconds": 5}))
+        with pytest.raises(ClientError, match="whole number"):
+            await rt.register_job_definition(
+                JobDefinition.model_validate(
+                    {
+                        "jobDefinitionName": "half",
+                        "containerProperties": {
+                            "image": "x",
+                            "command": ["true"],
+                            "resourceRequirements": [{"type": "VCPU", "value": "0.5"}],
+                        },
+                    }
+                )
+            )
+        with pytest.raises(ClientError, match="at least 60"):
+            await rt.submit(req("a", timeout={"attemptDurationSeconds": 1}))
+    async with runtime(tmp_path / "relaxed", FakeExecutor()) as rt:
+        job = await rt.submit(req("a", timeout={"attemptDurationSeconds": 1}))
+        assert job.spec["timeout"] == {"attemptDurationSeconds": 1}
