@@ -93,10 +93,10 @@ def cmd_describe(args: argparse.Namespace) -> int:
     else:
         lines = describe_lines(job, lambda stream: state_dir / "logs" / task_id_of(stream))
         if waiting is not None:
-            lines.insert(_after_reason(lines), f"{'why it waits':<16}{waiting}")
+            lines.insert(_after_reason(lines), f"{'why it waits:':<16}{waiting}")
         if summary is not None:
             counts = "  ".join(f"{k} {v}" for k, v in summary.items() if v)
-            lines.insert(_after_reason(lines), f"{'array children':<16}{counts or 'none yet'}")
+            lines.insert(_after_reason(lines), f"{'array children:':<16}{counts or 'none yet'}")
         for line in lines:
             print(line)
     return EXIT_OK

@@ -34,5 +34,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _count(len(config.job_definitions), "job definition"),
         _count(len(config.jobs), "job"),
     ]
+    if config.schedules:
+        parts.append(_count(len(config.schedules), "schedule"))
     print(f"{args.config} is valid: {', '.join(parts)}")
     return EXIT_OK

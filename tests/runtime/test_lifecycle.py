@@ -329,3 +329,44 @@ async def test_strict_mode_refuses_what_aws_would(tmp_path: Path) -> None:
     async with runtime(tmp_path / "relaxed", FakeExecutor()) as rt:
         job = await rt.submit(req("a", timeout={"attemptDurationSeconds": 1}))
         assert job.spec["timeout"] == {"attemptDurationSeconds": 1}
+
+
+async def test_unknown_ids_left_out_and_fields_omitted_until_they_apply(tmp_path: Path) -> None:
+    fake = FakeExecutor(manual)
+    async with runtime(tmp_path, fake, vcpus=1) as rt:
+        running = await rt.submit(req("running"))
+        waiting = await rt.submit(req("waiting"))
+        await wait_status(rt, [running], S.RUNNING)
+        found = await rt.get_jobs([waiting.job_id, "no-such-id", running.job_id])
+        assert [j.job_id for j in found] == [waiting.job_id, running.job_id]
+        detail = waiting.to_detail()
+        assert "startedAt" not in detail and "stoppedAt" not in detail
+        assert detail["attempts"] == []
+        assert isinstance(detail["createdAt"], int) and detail["createdAt"] > 1_600_000_000_000
+        live = running.to_detail()
+        assert isinstance(live["startedAt"], int) and "stoppedAt" not in live
+        assert live["jobQueue"].startswith("arn:aws:batch:us-east-1:123456789012:job-queue/")
+        assert live["jobDefinition"].endswith(":job-definition/d:1")
+
+
+async def test_ref_substitution_only_in_command(tmp_path: Path) -> None:
+    fake = FakeExecutor()
+    async with runtime(tmp_path, fake) as rt:
+        await rt.register_job_definition(
+            JobDefinition.model_validate(
+                {
+                    "jobDefinitionName": "p",
+                    "parameters": {"word": "default"},
+                    "containerProperties": {
+                        "image": "x",
+                        "command": ["echo", "Ref::word"],
+                        "environment": [{"name": "W", "value": "Ref::word"}],
+                    },
+                }
+            )
+        )
+        job = await rt.submit(req("a", definition="p", parameters={"word": "given"}))
+        await wait_status(rt, [job])
+    spec = fake.started[0]
+    assert spec.argv == ("echo", "given")
+    assert spec.env["W"] == "Ref::word"
