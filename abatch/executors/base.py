@@ -52,3 +52,9 @@ class Executor(Protocol):
     async def close(self) -> None:
         """Release resources held by the executor (not the attempts)."""
         ...
+
+
+class EngineUnavailableError(StartError):
+    """The executor's engine cannot be reached (e.g. a Docker daemon that is down). Not the
+    job's fault: the runtime puts the job back in its queue and the compute environment aside
+    until the engine answers again, instead of failing the attempt."""

@@ -125,6 +125,11 @@ class FakeExecutor:
         else:
             self._end(own, ExitResult(exit_code=128 + signal.SIGTERM, signal=signal.SIGTERM))
 
+    async def adopt(self, key: str) -> FakeHandle | None:
+        """The attempt `key` if it is still running (what the Docker executor finds by label
+        after a runtime restart), else None."""
+        return self._running.get(key)
+
     def finish(self, key: str, exit_code: int = 0, reason: str | None = None) -> None:
         """End the running attempt `key` now (manual mode, or early for any attempt)."""
         handle = self._running.get(key)

@@ -67,9 +67,20 @@ class ComputeEnvironment(AwsModel):
     executor: ExecutorKind = Field(default=ExecutorKind.PROCESS, exclude=True)
     memory: int | None = Field(default=None, gt=0, exclude=True, description="MiB; default: host")
     gpus: int = Field(default=0, ge=0, exclude=True)
+    docker_host: str | None = Field(
+        default=None, exclude=True, description="unix://, tcp://, ssh://"
+    )
+    keep_containers: bool = Field(default=False, exclude=True)
     # Set by the runtime.
     status: ResourceStatus = ResourceStatus.VALID
     status_reason: str | None = "ComputeEnvironment Healthy"
+
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_host(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("unix://", "tcp://", "ssh://")):
+            raise ValueError(f"docker_host {value!r} must start with unix://, tcp:// or ssh://")
+        return value
 
     @model_validator(mode="after")
     def _resources(self) -> ComputeEnvironment:

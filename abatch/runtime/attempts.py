@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from abatch.executors.base import Executor, Handle, StartError
+from abatch.executors.base import EngineUnavailableError, Executor, Handle, StartError
 from abatch.model.enums import ExecutorKind, JobStatus
-from abatch.model.errors import ClientError
 from abatch.model.job import Attempt, JobRecord, log_stream_name
 from abatch.model.paths import log_file, work_dir
 from abatch.model.runspec import ExitResult, RunSpec
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from abatch.config.settings import RuntimeSettings
+    from abatch.model.resources import ComputeEnvironment
     from abatch.scheduler.placement import CapacityPool
     from abatch.store.sqlite import SqliteStore
 
@@ -44,6 +44,11 @@ REASON_START_FAILED = "Task failed to start"
 REASON_TIMEOUT = "Job attempt duration exceeded timeout"
 REASON_INTERRUPTED = "Runtime stopped; attempt interrupted and requeued"
 REASON_ABANDONED = "Runtime restarted; attempt abandoned and requeued"
+REASON_ENGINE_DOWN = "Engine unavailable; job requeued"
+# Attempts that end for reasons outside the job do not use up its retries.
+NOT_COUNTED = frozenset({REASON_INTERRUPTED, REASON_ABANDONED, REASON_ENGINE_DOWN})
+ENGINE_RETRY_FIRST_S = 2.0
+ENGINE_RETRY_MAX_S = 60.0
 
 
 @dataclass(slots=True)
@@ -68,6 +73,9 @@ class AttemptsMixin:
     pools: dict[str, CapacityPool]
     running: dict[str, Running]
     _executors: dict[ExecutorKind, Executor]
+    _ce_executors: dict[tuple[str, str | None, bool], Executor]
+    _engine_backoff: dict[str, float]
+    runtime_id: str
     _tg: TaskGroup | None
     _stopping: bool
     _wake: asyncio.Event
@@ -80,7 +88,7 @@ class AttemptsMixin:
 
     def _place(self, job: JobRecord, ce_name: str, now: int) -> None:
         ce = self.registry.compute_environments[ce_name]
-        executor = self._executor(ce.executor)
+        executor = self._executor(ce)
         task_id = self.prepared.take()
         jd_name = job.job_definition.partition(":")[0]
         attempt = Attempt(
@@ -99,16 +107,26 @@ class AttemptsMixin:
         assert self._tg is not None
         self._tg.start_soon(self._supervise, run)
 
-    def _executor(self, kind: ExecutorKind) -> Executor:
-        ex = self._executors.get(kind)
+    def _executor(self, ce: ComputeEnvironment) -> Executor:
+        """The executor for a compute environment: an injected one for its kind (tests), else
+        one process executor for all, and one Docker executor per endpoint."""
+        injected = self._executors.get(ce.executor)
+        if injected is not None:
+            return injected
+        key = (ce.executor.value, ce.docker_host, ce.keep_containers)
+        ex = self._ce_executors.get(key)
         if ex is None:
-            if kind is ExecutorKind.PROCESS:
+            if ce.executor is ExecutorKind.PROCESS:
                 from abatch.executors.process import ProcessExecutor
 
                 ex = ProcessExecutor()
             else:
-                raise ClientError(f"executor {kind.value!r} is not available in this runtime")
-            self._executors[kind] = ex
+                from abatch.executors.docker import DockerExecutor
+
+                ex = DockerExecutor(
+                    ce.docker_host, keep_containers=ce.keep_containers, runtime_id=self.runtime_id
+                )
+            self._ce_executors[key] = ex
         return ex
 
     def run_spec(self, job: JobRecord, attempt: Attempt) -> RunSpec:
@@ -144,19 +162,30 @@ class AttemptsMixin:
 
     # ------------------------------------------------------------------ attempts
 
-    async def _supervise(self, run: Running) -> None:
+    async def _supervise(self, run: Running, adopted: Handle | None = None) -> None:
+        """Start the attempt (or take over `adopted`, found running after a restart), wait for
+        it, and record how it ended."""
         job, attempt = run.job, run.attempt
         try:
-            try:
-                spec = self.run_spec(job, attempt)
-                run.handle = await run.executor.start(spec)
-            except StartError as exc:
-                self._attempt_ended(run, ExitResult(None, exc.reason), REASON_START_FAILED)
-                return
+            if adopted is None:
+                try:
+                    spec = self.run_spec(job, attempt)
+                    run.handle = await run.executor.start(spec)
+                    self._engine_backoff.pop(attempt.ce, None)
+                except EngineUnavailableError as exc:
+                    self._engine_down(run, exc.reason)
+                    return
+                except StartError as exc:
+                    self._attempt_ended(run, ExitResult(None, exc.reason), REASON_START_FAILED)
+                    return
+            else:
+                run.handle = adopted
             now = now_ms()
             attempt.pid = run.handle.pid
-            attempt.started_at = now
-            self._move(job, S.RUNNING, now)
+            if attempt.started_at is None:
+                attempt.started_at = now
+            if job.status is not S.RUNNING:
+                self._move(job, S.RUNNING, now)
             self.store.mark_attempt(job, attempt)
             if run.kill_requested:
                 self._kill(run, self.settings.kill_grace_seconds)
@@ -171,10 +200,37 @@ class AttemptsMixin:
             run.done.set()
 
     def _arm_timeout(self, run: Running) -> None:
+        """Counted from the attempt's RUNNING time, so an adopted attempt keeps its deadline."""
         seconds = (run.job.spec.get("timeout") or {}).get("attemptDurationSeconds")
         if seconds:
+            elapsed = (now_ms() - (run.attempt.started_at or now_ms())) / 1000
             loop = asyncio.get_running_loop()
-            run.timer = loop.call_later(float(seconds), self._on_timeout, run)
+            run.timer = loop.call_later(max(0.0, seconds - elapsed), self._on_timeout, run)
+
+    def _engine_down(self, run: Running, reason: str) -> None:
+        """The engine did not answer: requeue the job at the front (this attempt does not
+        count) and set the compute environment aside, retrying with a growing delay."""
+        job, attempt = run.job, run.attempt
+        now = now_ms()
+        attempt.stopped_at = now
+        attempt.reason = reason
+        attempt.status_reason = REASON_ENGINE_DOWN
+        self.store.mark_attempt(job, attempt)
+        pool = self.pools.get(attempt.ce)
+        if pool is not None:
+            pool.give(job)
+            if pool.unavailable is None:
+                pool.unavailable = reason
+                delay = self._engine_backoff.get(attempt.ce, ENGINE_RETRY_FIRST_S)
+                self._engine_backoff[attempt.ce] = min(delay * 2, ENGINE_RETRY_MAX_S)
+                asyncio.get_running_loop().call_later(delay, self._engine_retry, attempt.ce)
+        self._requeue_front(job, now, reason)
+
+    def _engine_retry(self, ce_name: str) -> None:
+        pool = self.pools.get(ce_name)
+        if pool is not None:
+            pool.unavailable = None
+        self._wake.set()
 
     def _on_timeout(self, run: Running) -> None:
         if run.final_reason is None:
@@ -207,11 +263,7 @@ class AttemptsMixin:
             self._finish(job, S.SUCCEEDED, now, status_reason)
         else:
             attempt.status_reason = status_reason
-            counted = sum(
-                1
-                for a in job.attempts
-                if a.status_reason not in (REASON_INTERRUPTED, REASON_ABANDONED)
-            )
+            counted = sum(1 for a in job.attempts if a.status_reason not in NOT_COUNTED)
             decision = decide_retry(
                 job.spec.get("retryStrategy"),
                 counted,

@@ -12,6 +12,7 @@ and commits in batches. Finished jobs leave memory once recorded; reads fall bac
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from abatch.config.settings import RuntimeSettings
-from abatch.executors.base import Executor
+from abatch.executors.base import Executor, StartError
 from abatch.model.enums import ExecutorKind, JobStatus
 from abatch.model.errors import StateDirError
 from abatch.model.job import JobRecord
@@ -34,6 +35,7 @@ from .bus import EventBus
 from .graph import ArrayState, Graph, RecentlyFinished
 from .jstla import TimeLimitMixin
 from .moves import MovesMixin, now_ms
+from .operations import OperationsMixin
 from .prepared import PreparedAttempts
 from .registry import Registry
 from .resources import ResourceManager
@@ -47,7 +49,9 @@ if TYPE_CHECKING:
 S = JobStatus
 
 
-class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceManager):
+class Runtime(
+    MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceManager, OperationsMixin
+):
     def __init__(
         self,
         settings: RuntimeSettings,
@@ -69,6 +73,12 @@ class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceMa
         self.schedules: list[ScheduleState] = []
         self.prepared = PreparedAttempts(self.state_dir)
         self._executors = executors if executors is not None else {}
+        self._ce_executors: dict[tuple[str, str | None, bool], Executor] = {}
+        self._engine_backoff: dict[str, float] = {}
+        self._orphans: list[JobRecord] = []
+        # Names this runtime's containers (a label) so a restart finds them again.
+        digest = hashlib.sha1(str(self.state_dir.resolve()).encode()).hexdigest()[:12]
+        self.runtime_id = f"abatch-{digest}"
         self._wake = asyncio.Event()
         self._stopping = False
         self._seq_hi = 0
@@ -131,8 +141,37 @@ class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceMa
                 job.status_reason = None  # why it waited is worked out afresh
                 self.runnable.setdefault(job.job_queue, deque()).append(job)
             elif job.status in (S.STARTING, S.RUNNING):
-                self._abandon(job, now)
+                self._orphans.append(job)  # recovered once the task group runs
         self._wake.set()
+
+    async def _recover_orphans(self) -> None:
+        """Attempts that were on a host when the previous runtime stopped: an executor that
+        can find them again (Docker, by label) gets them back under supervision, with their
+        logs and timeout; the others are stopped and their jobs queued again."""
+        orphans, self._orphans = self._orphans, []
+        now = now_ms()
+        for job in orphans:
+            attempt = job.current_attempt
+            ce = self.registry.compute_environments.get(attempt.ce) if attempt else None
+            handle = None
+            if attempt is not None and ce is not None:
+                executor = self._executor(ce)
+                adopt = getattr(executor, "adopt", None)
+                if adopt is not None:
+                    try:
+                        handle = await adopt(attempt.task_id)
+                    except StartError:
+                        handle = None
+            if handle is None or attempt is None or ce is None:
+                self._abandon(job, now)
+                continue
+            pool = self.pools.get(ce.compute_environment_name)
+            if pool is not None:
+                pool.take(job)
+            run = Running(job, attempt, self._executor(ce))
+            self.running[job.job_id] = run
+            assert self._tg is not None
+            self._tg.start_soon(self._supervise, run, handle)
 
     async def _rebuild_graph(self, jobs: list[JobRecord]) -> None:
         """Dependencies and array counts of unfinished jobs, from their stored specs."""
@@ -189,7 +228,7 @@ class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceMa
             self._kill(run, self.settings.kill_grace_seconds)
         for run in list(self.running.values()):
             await run.done.wait()
-        for ex in self._executors.values():
+        for ex in [*self._executors.values(), *self._ce_executors.values()]:
             await ex.close()
         await self.store.flush()
 
@@ -226,6 +265,12 @@ class Runtime(MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceMa
         decisions = plan(views, self.pools)
         for place in decisions.placements:
             self._place(place.job, place.ce, now)
+        # Placed jobs are a prefix of their deque: drop them now, so a job that fails and is
+        # requeued at the front before the next pass is never in its deque twice.
+        for view in views:
+            dq = self.runnable[view.name]
+            while dq and dq[0].status is not S.RUNNABLE:
+                dq.popleft()
         for wait in decisions.waits:
             if wait.job.status_reason != wait.reason:
                 wait.job.status_reason = wait.reason
@@ -283,6 +328,7 @@ async def open_runtime(
             rt._tg = tg
             tg.start_soon(rt.store.run_writer)
             tg.start_soon(rt.prepared.run)
+            await rt._recover_orphans()
             tg.start_soon(rt._schedule_loop)
             if on_ready is not None:
                 on_ready(rt)

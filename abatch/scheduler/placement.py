@@ -48,6 +48,11 @@ class CapacityPool:
     used_vcpus: float = 0.0
     used_memory: int = 0
     used_gpus: int = 0
+    unavailable: str | None = None  # why it cannot take jobs right now (engine down)
+
+    @property
+    def usable(self) -> bool:
+        return self.enabled and self.unavailable is None
 
     def fits_now(self, job: JobRecord) -> bool:
         return (
@@ -129,14 +134,16 @@ def plan(queues: Iterable[QueueView], pools: dict[str, CapacityPool]) -> Plan:
     """Decide which RUNNABLE jobs start where. Takes capacity in `pools` for each placement,
     so the caller's ledger stays in step with the decisions it is about to carry out."""
     result = Plan()
+    placed: set[str] = set()
     for queue in sorted(queues, key=lambda q: (-q.priority, q.name)):
         qpools = [pools[n] for n in queue.ce_names if n in pools]
         for job in queue.runnable:
-            if job.status is not JobStatus.RUNNABLE:
+            if job.status is not JobStatus.RUNNABLE or job.job_id in placed:
                 continue
-            target = next((p for p in qpools if p.enabled and p.fits_now(job)), None)
+            target = next((p for p in qpools if p.usable and p.fits_now(job)), None)
             if target is not None:
                 target.take(job)
+                placed.add(job.job_id)
                 result.placements.append(Place(job, target.name))
                 continue
             blocked = never_fit_reason(job, qpools)
@@ -149,11 +156,14 @@ def plan(queues: Iterable[QueueView], pools: dict[str, CapacityPool]) -> Plan:
 
 
 def waiting_reason(job: JobRecord, qpools: Sequence[CapacityPool]) -> str:
-    enabled = [p for p in qpools if p.enabled]
-    if not enabled:
-        names = ", ".join(p.name for p in qpools)
-        return f"{WAITING_CODE} - {needs_text(job)}; compute environment(s) {names} DISABLED"
-    free = "; ".join(p.free_text() for p in enabled if p.fits_ever(job))
+    usable = [p for p in qpools if p.usable]
+    if not usable:
+        why = "; ".join(
+            f"{p.name} {'DISABLED' if not p.enabled else 'unavailable: ' + str(p.unavailable)}"
+            for p in qpools
+        )
+        return f"{WAITING_CODE} - {needs_text(job)}; compute environment(s) {why}"
+    free = "; ".join(p.free_text() for p in usable if p.fits_ever(job))
     return f"{WAITING_CODE} - {needs_text(job)}; {free}"
 
 

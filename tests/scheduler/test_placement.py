@@ -198,3 +198,19 @@ def test_plan_cost_does_not_grow_with_the_queue() -> None:
     q = Counting(job(f"j{i}") for i in range(100_000))
     plan([QueueView("q", 1, ["ce"], q)], {"ce": pool("ce", 1, used=1)})
     assert Counting.seen == 1
+
+
+def test_unavailable_compute_environment_is_skipped_and_named() -> None:
+    down = pool("a", 4)
+    down.unavailable = "DockerTimeoutError: cannot reach the Docker engine"
+    p = plan([QueueView("q", 1, ["a"], deque([job("j")]))], {"a": down})
+    assert not p.placements
+    assert "a unavailable: DockerTimeoutError" in p.waits[0].reason
+    p = plan([QueueView("q", 1, ["a", "b"], deque([job("j")]))], {"a": down, "b": pool("b", 1)})
+    assert [(d.job.job_id, d.ce) for d in p.placements] == [("j", "b")]
+
+
+def test_a_job_listed_twice_is_placed_once() -> None:
+    j = job("dup")
+    p = plan([QueueView("q", 1, ["ce"], deque([j, j, job("next")]))], {"ce": pool("ce", 4)})
+    assert [d.job.job_id for d in p.placements] == ["dup", "next"]
