@@ -224,3 +224,19 @@ def test_describe_says_why_a_runnable_job_waits_and_summarises_arrays(tmp_path: 
         "FAILED",
     }
     assert summary["RUNNABLE"] == 2
+
+
+def test_database_from_a_newer_schema_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    import sqlite3
+
+    state = tmp_path / "state"
+    state.mkdir()
+    conn = sqlite3.connect(state / "abatch.db")
+    conn.execute("PRAGMA user_version=999")
+    conn.close()
+    for args in (["jobs"], ["serve"]):
+        proc = run_abatch(*args, "--state-dir", str(state), cwd=tmp_path)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "newer than this abatch supports" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert sqlite3.connect(state / "abatch.db").execute("PRAGMA user_version").fetchone()[0] == 999
