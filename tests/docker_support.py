@@ -195,3 +195,8 @@ async def build_busybox_image(
         lines = "".join(str(entry.get("stream") or entry.get("error") or entry) for entry in log)
         raise RuntimeError(f"building {tag} failed:\n{lines}")
     return tag
+
+
+if __name__ == "__main__":
+    # `python -m tests.docker_support`: build the image for configs/docker.toml and the bench.
+    print(asyncio.run(build_busybox_image()))

@@ -52,7 +52,7 @@ def _refuse(what: str) -> StartError:
     return StartError(f"{CANNOT_CREATE}{what}")
 
 
-def _dicts(container: Mapping[str, Any], field: str, value: Any) -> list[Mapping[str, Any]]:
+def _dicts(field: str, value: Any) -> list[Mapping[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
@@ -70,12 +70,12 @@ def _host_path(path: Any, field: str) -> str:
 
 def _binds(container: Mapping[str, Any]) -> list[str]:
     volumes: dict[str, Mapping[str, Any]] = {}
-    for volume in _dicts(container, "volumes", container.get("volumes")):
-        name = volume.get("name")
+    for entry in _dicts("volumes", container.get("volumes")):
+        name = entry.get("name")
         if isinstance(name, str) and name:
-            volumes[name] = volume
+            volumes[name] = entry
     binds: list[str] = []
-    for mount in _dicts(container, "mountPoints", container.get("mountPoints")):
+    for mount in _dicts("mountPoints", container.get("mountPoints")):
         source = mount.get("sourceVolume")
         volume = volumes.get(source) if isinstance(source, str) else None
         if volume is None:
@@ -95,7 +95,7 @@ def _binds(container: Mapping[str, Any]) -> list[str]:
 
 def _ulimits(container: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for u in _dicts(container, "ulimits", container.get("ulimits")):
+    for u in _dicts("ulimits", container.get("ulimits")):
         try:
             out.append(
                 {"Name": str(u["name"]), "Soft": int(u["softLimit"]), "Hard": int(u["hardLimit"])}
@@ -107,7 +107,7 @@ def _ulimits(container: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _devices(linux: Mapping[str, Any]) -> list[dict[str, str]]:
     out = []
-    for d in _dicts(linux, "linuxParameters.devices", linux.get("devices")):
+    for d in _dicts("linuxParameters.devices", linux.get("devices")):
         host = _host_path(d.get("hostPath"), "linuxParameters.devices.hostPath")
         inside = d.get("containerPath") or host
         permissions = d.get("permissions")
@@ -120,13 +120,15 @@ def _devices(linux: Mapping[str, Any]) -> list[dict[str, str]]:
                 ) from None
         else:
             letters = "rwm"
-        out.append({"PathOnHost": host, "PathInContainer": str(inside), "CgroupPermissions": letters})
+        out.append(
+            {"PathOnHost": host, "PathInContainer": str(inside), "CgroupPermissions": letters}
+        )
     return out
 
 
 def _tmpfs(linux: Mapping[str, Any]) -> dict[str, str]:
     out = {}
-    for t in _dicts(linux, "linuxParameters.tmpfs", linux.get("tmpfs")):
+    for t in _dicts("linuxParameters.tmpfs", linux.get("tmpfs")):
         path = _host_path(t.get("containerPath"), "linuxParameters.tmpfs.containerPath")
         try:
             options = [f"size={int(t['size'])}m", *(str(o) for o in t.get("mountOptions") or [])]
@@ -178,7 +180,9 @@ def _host_config(spec: RunSpec, vcpus: float) -> dict[str, Any]:
     return host
 
 
-def create_body(spec: RunSpec, runtime_id: str, *, max_vcpus: float | None = None) -> dict[str, Any]:
+def create_body(
+    spec: RunSpec, runtime_id: str, *, max_vcpus: float | None = None
+) -> dict[str, Any]:
     """The create-container body for `spec`. `max_vcpus` caps the CPU quota at what the
     engine's host has (Docker refuses a larger one). Raises StartError."""
     if not spec.image:

@@ -55,6 +55,9 @@ class ComputeResources(AwsModel):
         return self
 
 
+LOCAL_CE_SETTINGS = frozenset({"executor", "memory", "gpus", "docker_host", "keep_containers"})
+
+
 class ComputeEnvironment(AwsModel):
     compute_environment_name: ResourceName
     type: CEType = CEType.MANAGED
@@ -64,13 +67,11 @@ class ComputeEnvironment(AwsModel):
     service_role: str | None = None
     tags: dict[str, str] | None = None
     # Local settings (not AWS fields).
-    executor: ExecutorKind = Field(default=ExecutorKind.PROCESS, exclude=True)
-    memory: int | None = Field(default=None, gt=0, exclude=True, description="MiB; default: host")
-    gpus: int = Field(default=0, ge=0, exclude=True)
-    docker_host: str | None = Field(
-        default=None, exclude=True, description="unix://, tcp://, ssh://"
-    )
-    keep_containers: bool = Field(default=False, exclude=True)
+    executor: ExecutorKind = ExecutorKind.PROCESS
+    memory: int | None = Field(default=None, gt=0, description="MiB; default: the host's")
+    gpus: int = Field(default=0, ge=0)
+    docker_host: str | None = Field(default=None, description="unix://, tcp://, ssh://")
+    keep_containers: bool = False
     # Set by the runtime.
     status: ResourceStatus = ResourceStatus.VALID
     status_reason: str | None = "ComputeEnvironment Healthy"
@@ -101,7 +102,11 @@ class ComputeEnvironment(AwsModel):
         return self.unmanaged_vcpus or 0.0
 
     def to_aws(self) -> dict[str, Any]:
-        out = super().to_aws()
+        # Local settings are stored with the resource (model_dump keeps them) but are not
+        # AWS fields: the API reports them as `abatch:` tags instead.
+        out = self.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude=set(LOCAL_CE_SETTINGS)
+        )
         out["computeEnvironmentArn"] = self.arn
         out["ecsClusterArn"] = (
             f"arn:aws:ecs:us-east-1:123456789012:cluster/{self.compute_environment_name}"

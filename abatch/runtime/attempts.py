@@ -153,7 +153,6 @@ class AttemptsMixin:
             labels={
                 "abatch.job-id": job.job_id,
                 "abatch.attempt": str(attempt.number),
-                "abatch.runtime": str(self.state_dir),
             },
         )
 

@@ -22,7 +22,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from abatch.config.settings import RuntimeSettings
-from abatch.executors.base import Executor, StartError
+from abatch.executors.base import Executor
 from abatch.model.enums import ExecutorKind, JobStatus
 from abatch.model.errors import StateDirError
 from abatch.model.job import JobRecord
@@ -30,13 +30,14 @@ from abatch.scheduler.placement import CapacityPool, QueueView, plan, queued_rea
 from abatch.store.lock import StateLock
 from abatch.store.sqlite import SqliteStore
 
-from .attempts import REASON_ABANDONED, AttemptsMixin, Running, kill_orphan
+from .attempts import AttemptsMixin, Running
 from .bus import EventBus
 from .graph import ArrayState, Graph, RecentlyFinished
 from .jstla import TimeLimitMixin
 from .moves import MovesMixin, now_ms
 from .operations import OperationsMixin
 from .prepared import PreparedAttempts
+from .recovery import RecoveryMixin
 from .registry import Registry
 from .resources import ResourceManager
 from .submit import SubmitMixin
@@ -50,7 +51,13 @@ S = JobStatus
 
 
 class Runtime(
-    MovesMixin, AttemptsMixin, TimeLimitMixin, SubmitMixin, ResourceManager, OperationsMixin
+    MovesMixin,
+    AttemptsMixin,
+    RecoveryMixin,
+    TimeLimitMixin,
+    SubmitMixin,
+    ResourceManager,
+    OperationsMixin,
 ):
     def __init__(
         self,
@@ -76,6 +83,8 @@ class Runtime(
         self._ce_executors: dict[tuple[str, str | None, bool], Executor] = {}
         self._engine_backoff: dict[str, float] = {}
         self._orphans: list[JobRecord] = []
+        self._held_orphans: set[str] = set()
+        self._sweeps: list[tuple[anyio.CancelScope, anyio.Event]] = []
         # Names this runtime's containers (a label) so a restart finds them again.
         digest = hashlib.sha1(str(self.state_dir.resolve()).encode()).hexdigest()[:12]
         self.runtime_id = f"abatch-{digest}"
@@ -144,35 +153,6 @@ class Runtime(
                 self._orphans.append(job)  # recovered once the task group runs
         self._wake.set()
 
-    async def _recover_orphans(self) -> None:
-        """Attempts that were on a host when the previous runtime stopped: an executor that
-        can find them again (Docker, by label) gets them back under supervision, with their
-        logs and timeout; the others are stopped and their jobs queued again."""
-        orphans, self._orphans = self._orphans, []
-        now = now_ms()
-        for job in orphans:
-            attempt = job.current_attempt
-            ce = self.registry.compute_environments.get(attempt.ce) if attempt else None
-            handle = None
-            if attempt is not None and ce is not None:
-                executor = self._executor(ce)
-                adopt = getattr(executor, "adopt", None)
-                if adopt is not None:
-                    try:
-                        handle = await adopt(attempt.task_id)
-                    except StartError:
-                        handle = None
-            if handle is None or attempt is None or ce is None:
-                self._abandon(job, now)
-                continue
-            pool = self.pools.get(ce.compute_environment_name)
-            if pool is not None:
-                pool.take(job)
-            run = Running(job, attempt, self._executor(ce))
-            self.running[job.job_id] = run
-            assert self._tg is not None
-            self._tg.start_soon(self._supervise, run, handle)
-
     async def _rebuild_graph(self, jobs: list[JobRecord]) -> None:
         """Dependencies and array counts of unfinished jobs, from their stored specs."""
         wanted = {d for j in jobs for d in j.spec.get("_waitFor") or [] if d not in self.jobs}
@@ -189,18 +169,6 @@ class Runtime(
                 state = ArrayState(size)
                 state.counts.update(await self.store.child_status_counts(job.job_id))
                 self.graph.arrays[job.job_id] = state
-
-    def _abandon(self, job: JobRecord, now: int) -> None:
-        """A job that was on a host when the previous runtime died: stop what is left of its
-        attempt and queue it again at the front, without using up a retry."""
-        attempt = job.current_attempt
-        if attempt is not None:
-            if attempt.pid:
-                kill_orphan(attempt.pid, job.job_id, attempt.number)
-            attempt.stopped_at = attempt.stopped_at or now
-            attempt.status_reason = REASON_ABANDONED
-            self.store.mark_attempt(job, attempt)
-        self._requeue_front(job, now)
 
     def start_schedules(self, schedules: list[ConfigSchedule]) -> list[ScheduleState]:
         """Run `[[schedule]]` entries in this runtime's task group until it stops. Call after
@@ -228,6 +196,7 @@ class Runtime(
             self._kill(run, self.settings.kill_grace_seconds)
         for run in list(self.running.values()):
             await run.done.wait()
+        await self.stop_sweeps()
         for ex in [*self._executors.values(), *self._ce_executors.values()]:
             await ex.close()
         await self.store.flush()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from abatch.executors.fake import FakeExecutor, FakeOutcome
-from abatch.model.enums import JobStatus, ResourceState
+from abatch.model.enums import ExecutorKind, JobStatus, ResourceState
 from abatch.model.errors import ClientError, NotFoundError, StateDirLockedError
 from abatch.model.resources import JobDefinition
 from abatch.model.runspec import RunSpec
@@ -370,3 +370,24 @@ async def test_ref_substitution_only_in_command(tmp_path: Path) -> None:
     spec = fake.started[0]
     assert spec.argv == ("echo", "given")
     assert spec.env["W"] == "Ref::word"
+
+
+async def test_local_settings_of_a_compute_environment_survive_a_restart(tmp_path: Path) -> None:
+    settings = {
+        "executor": "docker",
+        "memory": 3000,
+        "gpus": 2,
+        "docker_host": "tcp://10.0.0.2:2375",
+        "keep_containers": True,
+    }
+    async with runtime(tmp_path, FakeExecutor(), setup=False) as rt:
+        await rt.put_compute_environment(ce("d", **settings))
+    async with runtime(tmp_path, FakeExecutor(), setup=False) as rt:
+        stored = rt.registry.compute_environments["d"]
+        assert {k: getattr(stored, k) for k in settings} == {
+            **settings,
+            "executor": ExecutorKind.DOCKER,
+        }
+        assert rt.pools["d"].memory == 3000 and rt.pools["d"].gpus == 2
+        assert await rt.put_compute_environment(ce("d", **settings)) == "unchanged"
+        assert "executor" not in stored.to_aws() and "dockerHost" not in stored.to_aws()

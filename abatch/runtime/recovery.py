@@ -1,0 +1,182 @@
+"""Recovery after a restart: attempts that were on a host when the previous runtime stopped.
+
+An executor that can find its attempts again (Docker, by label) gets them back under
+supervision with their logs and original timeout. If its engine does not answer yet, the
+attempts keep their capacity and recovery is tried again later: the containers may still be
+running, and giving up on them could run a job twice. Attempts no executor can find are
+stopped (a process group is checked by its AWS_BATCH_JOB_ID before it is killed, since pids
+are reused) and their jobs queued again at the front, without using up a retry. Containers
+of this runtime that belong to no unfinished attempt are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+
+from abatch.executors.base import EngineUnavailableError, Executor, Handle, StartError
+from abatch.model.enums import ExecutorKind
+from abatch.model.job import JobRecord
+
+from .attempts import REASON_ABANDONED, Running, kill_orphan
+from .moves import now_ms
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from anyio.abc import TaskGroup
+
+    from abatch.model.resources import ComputeEnvironment
+    from abatch.scheduler.placement import CapacityPool
+    from abatch.store.sqlite import SqliteStore
+
+    from .registry import Registry
+
+RECOVERY_RETRY_S = 5.0
+
+
+class RecoveryMixin:
+    registry: Registry
+    store: SqliteStore
+    pools: dict[str, CapacityPool]
+    running: dict[str, Running]
+    _orphans: list[JobRecord]
+    _sweeps: list[tuple[anyio.CancelScope, anyio.Event]]
+    _held_orphans: set[str]  # orphans whose engine is down: they keep their capacity
+    _tg: TaskGroup | None
+    _executor: Callable[[ComputeEnvironment], Executor]
+    _supervise: Callable[..., Any]
+    _requeue_front: Callable[..., None]
+
+    async def _recover_orphans(self) -> None:
+        orphans, self._orphans = self._orphans, []
+        now = now_ms()
+        adopted: set[str] = set()
+        swept: list[Executor] = []
+        waiting: list[JobRecord] = []
+        for job in orphans:
+            attempt = job.current_attempt
+            ce = self.registry.compute_environments.get(attempt.ce) if attempt else None
+            if attempt is None or ce is None:
+                self._abandon(job, now)
+                continue
+            executor = self._executor(ce)
+            adopt = getattr(executor, "adopt", None)
+            if adopt is None:
+                self._abandon(job, now, kill=ce.executor is ExecutorKind.PROCESS)
+                continue
+            pool = self.pools.get(ce.compute_environment_name)
+            held = job.job_id in self._held_orphans
+            try:
+                handle: Handle | None = await adopt(attempt.task_id)
+            except EngineUnavailableError as exc:
+                self._hold(job, pool, exc.reason)
+                waiting.append(job)
+                continue
+            except StartError:
+                handle = None
+            except Exception as exc:  # an engine error we cannot classify: try again later
+                self._hold(job, pool, f"DockerTimeoutError: {exc}")
+                waiting.append(job)
+                continue
+            if pool is not None and held:
+                pool.give(job)
+                self._held_orphans.discard(job.job_id)
+            if handle is None:
+                self._abandon(job, now, kill=False)
+                continue
+            adopted.add(attempt.task_id)
+            if executor not in swept:
+                swept.append(executor)
+            if pool is not None:
+                pool.take(job)
+                pool.unavailable = None
+            run = Running(job, attempt, executor)
+            self.running[job.job_id] = run
+            assert self._tg is not None
+            self._tg.start_soon(self._supervise, run, handle)
+        for ce in self.registry.compute_environments.values():
+            executor = self._executor(ce)
+            if hasattr(executor, "containers") and executor not in swept:
+                swept.append(executor)
+        pending = {j.current_attempt.task_id for j in waiting if j.current_attempt is not None}
+        assert self._tg is not None
+        if swept:
+            # In the background: an engine that is slow or down must not hold up the start.
+            scope, done = anyio.CancelScope(), anyio.Event()
+            self._sweeps.append((scope, done))
+            self._tg.start_soon(self._sweep_all, swept, adopted, pending, scope, done)
+        if waiting:
+            self._orphans.extend(waiting)
+            loop = asyncio.get_running_loop()
+            loop.call_later(RECOVERY_RETRY_S, self._retry_recovery)
+
+    def _hold(self, job: JobRecord, pool: CapacityPool | None, reason: str) -> None:
+        """The job's engine does not answer: keep its capacity (it may still run there) and
+        keep the compute environment aside until recovery is tried again."""
+        if pool is None:
+            return
+        if job.job_id not in self._held_orphans:
+            pool.take(job)
+            self._held_orphans.add(job.job_id)
+        pool.unavailable = reason
+
+    def _retry_recovery(self) -> None:
+        if self._tg is not None and self._orphans:
+            self._tg.start_soon(self._recover_orphans)
+
+    async def _sweep_all(
+        self,
+        executors: list[Executor],
+        adopted: set[str],
+        pending: set[str],
+        scope: anyio.CancelScope,
+        done: anyio.Event,
+    ) -> None:
+        try:
+            with scope:
+                # Registered (and perhaps cancelled) before this task ran: check first, so a
+                # stopping runtime never opens a new engine connection here.
+                await anyio.lowlevel.checkpoint()
+                for executor in executors:
+                    await self._sweep(executor, adopted, pending)
+        finally:
+            done.set()
+
+    async def stop_sweeps(self) -> None:
+        """Cancel background sweeps and wait for them (before executors are closed)."""
+        for scope, done in self._sweeps:
+            scope.cancel()
+            await done.wait()
+        self._sweeps.clear()
+
+    async def _sweep(self, executor: Executor, adopted: set[str], pending: set[str]) -> None:
+        """Remove this runtime's containers that belong to no unfinished attempt."""
+        containers = getattr(executor, "containers", None)
+        adopt = getattr(executor, "adopt", None)
+        if containers is None or adopt is None:
+            return
+        # Best effort: whatever is left is tried again on the next start.
+        with contextlib.suppress(Exception):
+            for key in await containers():
+                if key in adopted or key in pending:
+                    continue
+                handle = await adopt(key)
+                if handle is not None:
+                    await executor.kill(handle, 0)
+                    await executor.wait(handle)
+
+    def _abandon(self, job: JobRecord, now: int, *, kill: bool = True) -> None:
+        """Stop what is left of the attempt and queue the job again at the front."""
+        attempt = job.current_attempt
+        if attempt is not None:
+            if kill and attempt.pid:
+                kill_orphan(attempt.pid, job.job_id, attempt.number)
+            attempt.stopped_at = attempt.stopped_at or now
+            attempt.status_reason = REASON_ABANDONED
+            self.store.mark_attempt(job, attempt)
+        self._requeue_front(job, now)
