@@ -215,6 +215,10 @@ class AttemptsMixin:
         attempt.reason = reason
         attempt.status_reason = REASON_ENGINE_DOWN
         self.store.mark_attempt(job, attempt)
+        # It never started: not listed, and the next placement reuses its number (and so
+        # its stored row), so an engine down for hours does not pile up attempts.
+        if job.attempts and job.attempts[-1] is attempt:
+            job.attempts.pop()
         pool = self.pools.get(attempt.ce)
         if pool is not None:
             pool.give(job)
@@ -224,6 +228,7 @@ class AttemptsMixin:
                 self._engine_backoff[attempt.ce] = min(delay * 2, ENGINE_RETRY_MAX_S)
                 asyncio.get_running_loop().call_later(delay, self._engine_retry, attempt.ce)
         self._requeue_front(job, now, reason)
+        self._wake.set()
 
     def _engine_retry(self, ce_name: str) -> None:
         pool = self.pools.get(ce_name)
