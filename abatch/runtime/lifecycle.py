@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -30,7 +31,7 @@ from abatch.model.enums import ResourceStatus as Status
 from abatch.model.errors import ClientError, ConflictError, NotFoundError
 from abatch.model.job import JobRecord
 from abatch.model.policy import tag_problem
-from abatch.model.resources import ComputeEnvironment, JobQueue
+from abatch.model.resources import LOCAL_CE_SETTINGS, ComputeEnvironment, JobQueue
 
 if TYPE_CHECKING:
     from abatch.scheduler.placement import CapacityPool
@@ -43,6 +44,7 @@ M = TypeVar("M", bound=BaseModel)
 MAX_COMPUTE_ENVIRONMENTS = 50
 MAX_JOB_QUEUES = 50
 REASON_QUEUE_DELETED = "JobQueue deleted"
+LOCAL_PREFIX = "abatch:"
 CE_KIND = "compute-environment"
 FARGATE_TYPES = (ComputeResourceType.FARGATE, ComputeResourceType.FARGATE_SPOT)
 
@@ -54,13 +56,65 @@ def platform_of(ce: ComputeEnvironment) -> str:
 
 
 def local_settings(ce: ComputeEnvironment) -> dict[str, Any]:
-    """The fields AWS has no name for (executor, memory, ...): left out of `to_aws()`, so an
-    update that round-trips the AWS shape must carry them over by hand."""
-    return {
-        name: getattr(ce, name)
-        for name, info in type(ce).model_fields.items()
-        if info.exclude is True
-    }
+    """The fields AWS has no name for (executor, memory, ...): not in `to_aws()`, so an
+    update that round-trips the AWS shape carries them over by hand."""
+    return {name: getattr(ce, name) for name in LOCAL_CE_SETTINGS}
+
+
+def split_local_tags(tags: dict[str, str] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """(AWS tags, local settings) from a tag map: `abatch:executor=docker` is the setting
+    `executor`; `-` and `_` are alike (`abatch:docker-host`). An unknown `abatch:` key is an
+    error, so a misspelling is not silently kept as a plain tag."""
+    plain: dict[str, str] = {}
+    settings: dict[str, str] = {}
+    for key, value in (tags or {}).items():
+        if not key.startswith(LOCAL_PREFIX):
+            plain[key] = value
+            continue
+        name = key[len(LOCAL_PREFIX) :].replace("-", "_")
+        if name not in LOCAL_CE_SETTINGS:
+            known = ", ".join(_tag_name(n) for n in sorted(LOCAL_CE_SETTINGS))
+            raise ClientError(f"tag {key!r} is not an abatch setting; known: {known}")
+        settings[name] = value
+    return plain, settings
+
+
+def _tag_name(setting: str) -> str:
+    return LOCAL_PREFIX + setting.replace("_", "-")
+
+
+def ce_tags(ce: ComputeEnvironment) -> dict[str, str]:
+    """A compute environment's tags as the API shows them: its AWS tags plus one `abatch:`
+    tag per local setting that differs from the default."""
+    out = dict(ce.tags or {})
+    for name in sorted(LOCAL_CE_SETTINGS):
+        value = getattr(ce, name)
+        if value is None or value == type(ce).model_fields[name].default:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        else:
+            text = str(value.value if isinstance(value, Enum) else value)
+        out[_tag_name(name)] = text
+    return out
+
+
+def with_local_tags(ce: ComputeEnvironment, tags: dict[str, str]) -> ComputeEnvironment:
+    """`ce` with `tags` as its whole tag map: `abatch:` tags set the local settings (a setting
+    whose tag is absent goes back to its default), the others become its AWS tags."""
+    plain, settings = split_local_tags(tags)
+    doc = ce.model_dump()
+    for name in LOCAL_CE_SETTINGS:
+        doc[name] = settings.get(name, type(ce).model_fields[name].default)
+    doc["tags"] = plain or None
+    try:
+        return ComputeEnvironment.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = str(first["loc"][0]) if first["loc"] else ""
+        if where in LOCAL_CE_SETTINGS:
+            raise ClientError(f"tag {_tag_name(where)}: {first['msg']}") from None
+        raise ClientError(first["msg"]) from None
 
 
 class LifecycleMixin:
@@ -87,7 +141,7 @@ class LifecycleMixin:
             raise ConflictError(f"compute environment {name!r} already exists")
         if len(self.registry.compute_environments) >= MAX_COMPUTE_ENVIRONMENTS:
             raise ClientError(f"at most {MAX_COMPUTE_ENVIRONMENTS} compute environments")
-        check_tags(ce.tags)
+        check_tags(ce_tags(ce))
         await self.put_compute_environment(ce)
         return ce
 

@@ -79,26 +79,6 @@ class QueriesMixin:
 
     # ------------------------------------------------------------------ submit
 
-    def check_share_identifier(self, req: SubmitJobRequest) -> None:
-        """`shareIdentifier` is required on a queue with a scheduling policy and refused on a
-        FIFO queue (reference §6)."""
-        jq = self.registry.queue(req.job_queue)
-        if jq.scheduling_policy_arn is not None and req.share_identifier is None:
-            raise ClientError(
-                f"job queue {jq.job_queue_name!r} has a fair-share scheduling policy; "
-                "shareIdentifier is required"
-            )
-        if jq.scheduling_policy_arn is None and req.share_identifier is not None:
-            raise ClientError(
-                f"job queue {jq.job_queue_name!r} has no scheduling policy (FIFO); "
-                "shareIdentifier is not allowed"
-            )
-
-    async def submit_checked(self, reqs: list[SubmitJobRequest]) -> list[JobRecord]:
-        for req in reqs:
-            self.check_share_identifier(req)
-        return await self.submit_many(reqs)
-
     # ------------------------------------------------------------------ ListJobs
 
     async def list_jobs(

@@ -98,6 +98,16 @@ class SubmitMixin:
 
     def _prepare(self, req: SubmitJobRequest, batch: Batch) -> JobRecord:
         jq = self.registry.queue_for_submit(req.job_queue)
+        if jq.scheduling_policy_arn is not None and req.share_identifier is None:
+            raise ClientError(
+                f"job queue {jq.job_queue_name!r} has a fair-share scheduling policy; "
+                "shareIdentifier is required"
+            )
+        if jq.scheduling_policy_arn is None and req.share_identifier is not None:
+            raise ClientError(
+                f"job queue {jq.job_queue_name!r} has no scheduling policy (FIFO); "
+                "shareIdentifier is not allowed"
+            )
         jd = self.registry.definition(req.job_definition)
         if jd.container_properties is None:
             raise ClientError(

@@ -19,7 +19,7 @@ from abatch.model.job import JobRecord
 from abatch.model.policy import FairsharePolicy, SchedulingPolicy
 from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
 
-from .lifecycle import check_tags, now_ms
+from .lifecycle import ce_tags, check_tags, now_ms, with_local_tags
 
 if TYPE_CHECKING:
     from abatch.store.sqlite import SqliteStore
@@ -96,7 +96,7 @@ class TaggingMixin:
     async def list_tags(self, resource_arn: str) -> dict[str, str]:
         kind, rest = _parse_arn(resource_arn)
         if kind == "compute-environment":
-            return dict(self.registry.compute_environment(rest).tags or {})
+            return ce_tags(self.registry.compute_environment(rest))
         if kind == "job-queue":
             return dict(self.registry.queue(rest).tags or {})
         if kind == "job-definition":
@@ -118,8 +118,9 @@ class TaggingMixin:
         kind, rest = _parse_arn(resource_arn)
         value = tags or None
         if kind == "compute-environment":
+            # `abatch:` tags are the local settings: tagging changes them.
             ce = self.registry.compute_environment(rest)
-            await self.put_compute_environment(ce.model_copy(update={"tags": value}))
+            await self.put_compute_environment(with_local_tags(ce, tags))
         elif kind == "job-queue":
             jq = self.registry.queue(rest)
             await self.put_job_queue(jq.model_copy(update={"tags": value}))

@@ -75,6 +75,27 @@ MIGRATIONS: list[str] = [
         fired_count INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 3: what the HTTP API adds: scheduling policies, tags changed on jobs after submit,
+    # ListJobs pages of a queue's top-level jobs (the WHERE clause is repeated verbatim by
+    # the queries in extra.py), log streams looked up by name.
+    """
+    CREATE TABLE scheduling_policies (
+        name TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE job_tags (
+        job_id TEXT PRIMARY KEY,
+        tags TEXT NOT NULL
+    );
+    CREATE INDEX jobs_top_by_queue_status ON jobs (job_queue, status, created_at, job_id)
+        WHERE instr(job_id, ':') = 0 AND instr(job_id, '#') = 0;
+    CREATE INDEX jobs_top_by_queue ON jobs (job_queue, created_at, job_id)
+        WHERE instr(job_id, ':') = 0 AND instr(job_id, '#') = 0;
+    CREATE INDEX attempts_by_stream ON attempts (log_stream);
+    CREATE INDEX attempts_by_start ON attempts (started_at, log_stream);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,6 +29,7 @@ from abatch.model.job import Attempt, JobRecord
 from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
 
 from . import codec
+from .extra import ApiStoreMixin
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -37,7 +38,7 @@ LINGER_SECONDS = 0.02
 UNFINISHED = tuple(s.value for s in JobStatus if not s.is_terminal)
 
 
-class SqliteStore:
+class SqliteStore(ApiStoreMixin):
     def __init__(self, conn: aiosqlite.Connection, path: Path, read_only: bool) -> None:
         self._conn = conn
         self.path = path
