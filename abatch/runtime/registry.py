@@ -9,7 +9,7 @@ here; the AWS shapes themselves are validated by the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from abatch.model.base import name_from_ref, parse_jd_ref
 from abatch.model.enums import JobDefinitionStatus, ResourceState
@@ -24,6 +24,21 @@ def _did_you_mean(name: str, known: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+T = TypeVar("T")
+
+
+def _lookup(table: dict[str, T], ref: str, arn_kind: str, noun: str) -> T:
+    """A resource by name or ARN, or an error naming it with a "did you mean"."""
+    try:
+        name = name_from_ref(ref, arn_kind)
+    except ValueError as exc:
+        raise ClientError(str(exc)) from None
+    found = table.get(name)
+    if found is None:
+        raise NotFoundError(f"{noun} {name!r} does not exist{_did_you_mean(name, list(table))}")
+    return found
+
+
 @dataclass
 class Registry:
     compute_environments: dict[str, ComputeEnvironment] = field(default_factory=dict)
@@ -32,29 +47,10 @@ class Registry:
     _aws_cache: dict[tuple[str, int | None, Any], dict[str, Any]] = field(default_factory=dict)
 
     def queue(self, ref: str) -> JobQueue:
-        try:
-            name = name_from_ref(ref, "job-queue")
-        except ValueError as exc:
-            raise ClientError(str(exc)) from None
-        jq = self.job_queues.get(name)
-        if jq is None:
-            raise NotFoundError(
-                f"job queue {name!r} does not exist{_did_you_mean(name, list(self.job_queues))}"
-            )
-        return jq
+        return _lookup(self.job_queues, ref, "job-queue", "job queue")
 
     def compute_environment(self, ref: str) -> ComputeEnvironment:
-        try:
-            name = name_from_ref(ref, "compute-environment")
-        except ValueError as exc:
-            raise ClientError(str(exc)) from None
-        ce = self.compute_environments.get(name)
-        if ce is None:
-            known = list(self.compute_environments)
-            raise NotFoundError(
-                f"compute environment {name!r} does not exist{_did_you_mean(name, known)}"
-            )
-        return ce
+        return _lookup(self.compute_environments, ref, "compute-environment", "compute environment")
 
     def queue_for_submit(self, ref: str) -> JobQueue:
         jq = self.queue(ref)
