@@ -1,0 +1,75 @@
+"""A read-only view of a runtime for the terminal UI: pages of jobs, counts, dependents,
+queue positions and log files, so that the UI never touches the store itself.
+
+Every read flushes first, so it sees every change made so far (as ListJobs does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from abatch.model.enums import JobStatus
+from abatch.model.job import JobRecord
+from abatch.store import pages
+from abatch.store.pages import PageFilter
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+__all__ = [
+    "PageFilter",
+    "dependents",
+    "finished_counts",
+    "job_count",
+    "job_page",
+    "log_path",
+    "queue_position",
+]
+
+
+async def job_page(rt: Runtime, f: PageFilter, offset: int, limit: int) -> list[JobRecord]:
+    """Jobs `offset .. offset+limit` of the list `f`; unfinished ones are the live records."""
+    await rt.store.flush()
+    jobs = await pages.job_page(rt.store, f, offset, limit)
+    return [rt.jobs.get(j.job_id) or j for j in jobs]
+
+
+async def job_count(rt: Runtime, f: PageFilter) -> int:
+    await rt.store.flush()
+    return await pages.job_count(rt.store, f)
+
+
+async def finished_counts(rt: Runtime) -> dict[str, dict[JobStatus, int]]:
+    """Per queue, counts of every status (a scan: call it when something changed, at most
+    every few seconds, never per frame)."""
+    await rt.store.flush()
+    out: dict[str, dict[JobStatus, int]] = {}
+    for name in rt.registry.job_queues:
+        out[name] = await rt.store.count_by_status(name)
+    return out
+
+
+async def dependents(rt: Runtime, job_id: str) -> list[tuple[str, str]]:
+    await rt.store.flush()
+    return await pages.dependents(rt.store, job_id)
+
+
+async def queue_position(rt: Runtime, job: JobRecord) -> int | None:
+    """1-based position of a RUNNABLE job among its queue's RUNNABLE jobs, from memory."""
+    if job.status is not JobStatus.RUNNABLE:
+        return None
+    position = 0
+    seen: set[str] = set()
+    for j in rt.runnable.get(job.job_queue) or ():
+        if j.status is not JobStatus.RUNNABLE or j.job_id in seen:
+            continue
+        seen.add(j.job_id)
+        position += 1
+        if j is job or j.job_id == job.job_id:
+            return position
+    return None
+
+
+def log_path(rt: Runtime, stream: str) -> Path:
+    return rt.log_path(stream)

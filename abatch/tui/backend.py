@@ -1,0 +1,146 @@
+"""What the terminal UI needs from a runtime: `TuiBackend`, and the plain rows it reads.
+
+Two implementations: `LocalBackend` (local.py) wraps a runtime in this process and is told
+of every change by its event bus; an API client implementation (for attaching to a runtime
+that already owns the state directory) would poll instead. The UI only sees this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from abatch.model.enums import JobStatus
+from abatch.runtime.view import PageFilter
+
+__all__ = [
+    "AttemptRow",
+    "CeRow",
+    "JobInfo",
+    "JobRow",
+    "PageFilter",
+    "QueueRow",
+    "SubmitForm",
+    "TuiBackend",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """One line of the jobs table."""
+
+    job_id: str
+    name: str
+    queue: str
+    status: JobStatus
+    created_at: int
+    started_at: int | None = None
+    stopped_at: int | None = None
+    vcpus: float = 0.0
+    memory: int = 0
+    gpus: int = 0
+    attempts: int = 0
+    exit_code: int | None = None
+    reason: str | None = None
+    array_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRow:
+    number: int
+    log_stream: str
+    started_at: int | None
+    stopped_at: int | None
+    exit_code: int | None
+    reason: str | None
+    status_reason: str | None
+
+
+@dataclass(slots=True)
+class JobInfo:
+    """Everything the detail view shows about one job."""
+
+    row: JobRow
+    detail: dict[str, Any]  # AWS JobDetail
+    attempts: list[AttemptRow] = field(default_factory=list)
+    history: list[tuple[str, int]] = field(default_factory=list)
+    why: str | None = None
+    position: int | None = None
+    depends_on: list[str] = field(default_factory=list)
+    dependents: list[tuple[str, str]] = field(default_factory=list)
+    array_summary: dict[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    name: str
+    state: str
+    priority: int
+    compute_environments: tuple[str, ...]
+    counts: dict[JobStatus, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CeRow:
+    name: str
+    state: str
+    kind: str  # MANAGED EC2, FARGATE, UNMANAGED...
+    vcpus: tuple[float, float]  # used, capacity
+    memory: tuple[int, int]
+    gpus: tuple[int, int]
+    note: str | None = None  # why it takes no jobs right now
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitForm:
+    definition: str
+    queue: str
+    name: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    command: list[str] | None = None
+    array_size: int | None = None
+
+
+class TuiBackend(Protocol):
+    """The UI's only way to the runtime. Reads are async; `subscribe` calls back (on the UI's
+    event loop) when something may have changed, with no argument; it returns an
+    unsubscribe function."""
+
+    title: str
+
+    def subscribe(self, fn: Callable[[], None]) -> Callable[[], None]: ...
+
+    async def job_count(self, f: PageFilter) -> int: ...
+
+    async def job_page(self, f: PageFilter, offset: int, limit: int) -> list[JobRow]: ...
+
+    async def job_info(self, job_id: str) -> JobInfo | None: ...
+
+    async def queues(self) -> list[QueueRow]: ...
+
+    async def compute_environments(self) -> list[CeRow]: ...
+
+    def queue_names(self) -> list[str]: ...
+
+    def definition_names(self) -> list[str]: ...
+
+    async def cancel(self, job_id: str, reason: str) -> None: ...
+
+    async def terminate(self, job_id: str, reason: str) -> None: ...
+
+    async def resubmit(self, job_id: str) -> str: ...
+
+    async def submit(self, form: SubmitForm) -> str: ...
+
+    async def set_queue_state(self, name: str, enabled: bool) -> None: ...
+
+    async def set_ce_state(self, name: str, enabled: bool) -> None: ...
+
+    async def log_tail(self, stream: str, lines: int) -> tuple[list[str], int]:
+        """The last `lines` lines of an attempt's log and the offset just past them."""
+        ...
+
+    async def log_read(self, stream: str, offset: int) -> tuple[list[str], int]:
+        """Complete lines written since `offset` (bounded) and the offset past them."""
+        ...
