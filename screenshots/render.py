@@ -3,8 +3,9 @@
     .venv/bin/python screenshots/render.py
 
 Today: `abatch run` on the built-in quickstart (progress lines, summary table) and
-`abatch describe` of one of its jobs, run for real in a temporary directory. The terminal
-UI's views are added here when the TUI lands.
+`abatch describe` of one of its jobs, run for real in a temporary directory; and the terminal
+UI's views (jobs, queues, a job's detail, logs: `tui-*.svg`) on a demo workload, rendered
+headless at 140x40.
 """
 
 from __future__ import annotations
@@ -48,5 +49,39 @@ def main() -> None:
              abatch("logs", job["jobId"], cwd=cwd))
 
 
+async def tui_views() -> None:
+    """The TUI on a demo workload: 2 vCPUs, jobs running, waiting, and an array job."""
+    sys.path.insert(0, str(HERE.parent))
+    from abatch.executors.fake import FakeExecutor, FakeOutcome
+    from abatch.tui.app import AbatchApp
+    from abatch.tui.local import LocalBackend
+    from tests.runtime.helpers import req, runtime
+    from tests.tui.helpers import SIZE, settle
+
+    log = b"epoch 1 loss 0.91\nepoch 2 loss 0.55\nepoch 3 loss 0.31\n"
+    executor = FakeExecutor(lambda spec: FakeOutcome(duration=None, log=log))
+    with tempfile.TemporaryDirectory() as tmp:
+        async with runtime(Path(tmp), executor) as rt:
+            await rt.submit_many([req(f"train-{i}") for i in range(3)])
+            await rt.submit_many([req("sweep", arrayProperties={"size": 8}, queue="high")])
+            app = AbatchApp(LocalBackend(rt))
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.pause(0.5)
+                await settle(pilot)
+                for name, keys in (
+                    ("tui-jobs.svg", ()),
+                    ("tui-detail.svg", ("end", "enter")),
+                    ("tui-logs.svg", ("l",)),
+                    ("tui-queues.svg", ("escape", "escape", "1")),
+                ):
+                    await pilot.press(*keys)
+                    await pilot.pause(0.8)
+                    app.save_screenshot(name, str(HERE))
+                    print(f"wrote screenshots/{name}")
+
+
 if __name__ == "__main__":
+    import asyncio
+
     main()
+    asyncio.run(tui_views())

@@ -30,10 +30,30 @@ def _command(name: str) -> Command:
         from .serve import cmd_serve
 
         return cmd_serve
+    if name == "tui":
+        from .tui import cmd_tui
+
+        return cmd_tui
     if name == "validate":
         from .validate import cmd_validate
 
         return cmd_validate
+    if name in ("submit", "cancel", "terminate"):
+        from . import jobctl
+
+        return {
+            "submit": jobctl.cmd_submit,
+            "cancel": jobctl.cmd_cancel,
+            "terminate": jobctl.cmd_terminate,
+        }[name]
+    if name in ("queues", "ce", "definitions"):
+        from . import resources
+
+        return {
+            "queues": resources.cmd_queues,
+            "ce": resources.cmd_ce,
+            "definitions": resources.cmd_definitions,
+        }[name]
     from . import read
 
     commands: dict[str, Command] = {

@@ -1,5 +1,7 @@
 """`abatch jobs`, `abatch describe`, `abatch logs`: read a state directory, never write it.
 
+`abatch logs -f` follows a log as it is written; see `follow`.
+
 They open the SQLite store read-only, so they work the same whether a runtime is running on
 the directory or not, and never take its lock. What a running runtime has not committed yet
 (at most a few tens of milliseconds of changes) is not seen.
@@ -17,7 +19,7 @@ import anyio
 
 from abatch.model.paths import task_id_of
 
-from .common import EXIT_FAILED, EXIT_OK, CliError, resolve_state_dir
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, resolve_state_dir
 from .logfiles import copy_to
 from .tables import describe_lines, jobs_lines
 
@@ -37,7 +39,7 @@ def parse_status(text: str) -> JobStatus:
         raise CliError(f"{text!r} is not a job status; use one of: {valid}") from None
 
 
-async def _open(state_dir: Path) -> SqliteStore:
+async def open_store(state_dir: Path) -> SqliteStore:
     from abatch.store.sqlite import SqliteStore
 
     if state_dir.exists() and not state_dir.is_dir():
@@ -68,7 +70,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 async def _list_jobs(
     state_dir: Path, queue: str | None, status: JobStatus | None, limit: int
 ) -> tuple[list[JobRecord], int]:
-    store = await _open(state_dir)
+    store = await open_store(state_dir)
     try:
         latest = await store.list_jobs(queue=queue, status=status, limit=limit, newest_first=True)
         # list_jobs attaches no attempts; get_jobs does (for the exit codes), in this order.
@@ -116,7 +118,7 @@ async def _get_job(
     count of its children per status."""
     from abatch.model.job import empty_status_summary
 
-    store = await _open(state_dir)
+    store = await open_store(state_dir)
     try:
         job = await store.get_job(job_id)
         if job is None:
@@ -165,15 +167,22 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     state_dir = resolve_state_dir(args.state_dir)
+    if args.follow:
+        from .follow import follow
+
+        try:
+            code: int = anyio.run(follow, state_dir, args.job_id, args.attempt)
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED  # Ctrl-C is how one stops following: no message
+        return code
     job, _, _ = anyio.run(_get_job, state_dir, args.job_id)
     attempt = pick_attempt(job, args.attempt)
     if attempt is None:
         print(f"job {job.job_id} has no log yet (status {job.status.value})", file=sys.stderr)
         return EXIT_FAILED
-    logs = state_dir / "logs"
-    path = logs / task_id_of(attempt.log_stream)
-    if not path.resolve().is_relative_to(logs.resolve()):
-        raise CliError(f"job {job.job_id} has a log stream name outside {logs}")
+    from .follow import log_path
+
+    path = log_path(state_dir, job, attempt)
     try:
         copy_to(path, sys.stdout.buffer)
     except FileNotFoundError:

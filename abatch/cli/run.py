@@ -6,6 +6,11 @@ state changes from the event bus, and wait until every one has finished or a sig
 stop. Leaving the `open_runtime` block stops the runtime cleanly either way. The summary is
 printed after the runtime has stopped, from the stored records and the log files.
 
+With --keep-running the API is served too, from before the submission (so that `abatch
+submit`, `cancel`, `logs -f` … work during the run), and once every job has finished the
+summary is printed while the runtime goes on, printing a line per job state change, until a
+signal stops it; the exit code is still the one of the run's own jobs.
+
 Exit: 0 all succeeded, 1 some failed, 2 bad input, 130 interrupted (jobs kept for later).
 """
 
@@ -13,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -25,15 +32,17 @@ import anyio
 from abatch.model.enums import JobStatus
 from abatch.model.paths import task_id_of
 
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, resolve_state_dir
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, resolve_state_dir
 from .logfiles import tail_lines
 from .progress import ProgressDisplay, Tracker
+from .service import READY, ApiOptions, StatePrinter, api_options, api_text, start_api
 from .signals import Stopper, wait_first
 from .tables import duration_seconds, job_exit_code, summary_lines
 
 if TYPE_CHECKING:
     from abatch.config import LoadedConfig, RuntimeSettings
     from abatch.model.job import JobRecord
+    from abatch.runtime import Runtime
 
 
 @dataclass
@@ -42,6 +51,7 @@ class Outcome:
     elapsed: float
     interrupted: str | None  # the signal's name
     unfinished: int
+    reported: bool = False  # the summary was printed already (--keep-running)
 
 
 class Output:
@@ -77,15 +87,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The embedded quickstart lives in site-packages: its state goes to the current directory.
     state_dir = resolve_state_dir(args.state_dir, config.runtime.state_dir if config_arg else None)
     settings = config.runtime.model_copy(update={"state_dir": state_dir})
+    api = None
+    if args.keep_running:
+        api = api_options(args, settings)
+    elif args.host is not None or args.port is not None or args.auth is not None:
+        raise CliError("--host, --port and --auth go with --keep-running")
     out = Output(args.json)
     out.say(f"config: {config_arg or 'built-in quickstart'}; state directory: {state_dir}")
-    outcome = anyio.run(run_config, config, settings, out)
     log_dir = state_dir / "logs"
     tail = settings.log_tail_lines
-    if args.json:
-        print(json.dumps(summary_json(outcome, log_dir, tail), indent=2))
-    else:
-        print_summary(outcome, log_dir, tail)
+
+    def report(outcome: Outcome) -> None:
+        if args.json:
+            print(json.dumps(summary_json(outcome, log_dir, tail), indent=2), flush=True)
+        else:
+            print_summary(outcome, log_dir, tail)
+
+    outcome = anyio.run(run_config, config, settings, out, api, report)
+    if not outcome.reported:
+        report(outcome)
     if outcome.interrupted:
         again = ["abatch", "serve"]
         if config_arg:
@@ -103,7 +123,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if all_ok else EXIT_FAILED
 
 
-async def run_config(config: LoadedConfig, settings: RuntimeSettings, out: Output) -> Outcome:
+async def run_config(
+    config: LoadedConfig,
+    settings: RuntimeSettings,
+    out: Output,
+    api: ApiOptions | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> Outcome:
+    """Apply, submit, wait. With `api` (--keep-running) the API is served, and once the jobs
+    have finished `on_done` gets the outcome while the runtime goes on until a signal."""
     from abatch.runtime import open_runtime
 
     started = time.monotonic()
@@ -121,33 +149,71 @@ async def run_config(config: LoadedConfig, settings: RuntimeSettings, out: Outpu
                 out.say(describe_changes(report.changes))
                 if stopper.requested.is_set():  # a signal while starting: submit nothing
                     return _outcome(submitted, tracker, started, stopper.signal_name)
-                submitted = await rt.submit_config_jobs(config.job_order())
-                # No await since the submission returned: no state change can have been missed.
-                tracker = Tracker(submitted)
-                rt.bus.subscribe(tracker.on_change)
-                out.say(f"submitted {len(submitted)} jobs")
-                display = out.display(tracker, started)
-                if display is not None:
-                    tg.start_soon(display.run)
-                await wait_first(tracker.done.wait, stopper.requested.wait)
-                if display is not None:
-                    display.stop()
-                if tracker.done.is_set():
-                    final = await rt.get_jobs([j.job_id for j in submitted])
-                else:
-                    interrupted = True
-                    running = len(rt.running)
-                    out.say(
-                        f"stopping: {running} running attempt(s) get SIGTERM (SIGKILL after "
-                        f"{settings.kill_grace_seconds:g} s) and are requeued; "
-                        "press Ctrl-C again to stop at once"
-                    )
+                async with anyio.create_task_group() as api_tg:  # stops before the runtime
+                    url = await start_api(api_tg, rt, api) if api is not None else None
+                    if url is not None and api is not None:
+                        out.say(api_text(url, api, rt))
+                    submitted = await rt.submit_config_jobs(config.job_order())
+                    # No await since the submission returned: no state change was missed.
+                    tracker = Tracker(submitted)
+                    rt.bus.subscribe(tracker.on_change)
+                    out.say(f"submitted {len(submitted)} jobs")
+                    display = out.display(tracker, started)
+                    if display is not None:
+                        tg.start_soon(display.run)
+                    await wait_first(tracker.done.wait, stopper.requested.wait)
+                    if display is not None:
+                        display.stop()
+                    if tracker.done.is_set():
+                        final = await rt.get_jobs([j.job_id for j in submitted])
+                        if url is not None and api is not None and on_done is not None:
+                            done = _outcome(final, tracker, started, None)
+                            on_done(done)
+                            await _keep_running(rt, url, api, out, stopper, settings)
+                            api_tg.cancel_scope.cancel()
+                            return replace(done, reported=True)
+                    else:
+                        interrupted = True
+                        out.say(
+                            f"stopping: {len(rt.running)} running attempt(s) get SIGTERM "
+                            f"(SIGKILL after {settings.kill_grace_seconds:g} s) and are "
+                            "requeued; press Ctrl-C again to stop at once"
+                        )
+                    api_tg.cancel_scope.cancel()
         finally:
             tg.cancel_scope.cancel()
     # Interrupted: the live records, as the stop left them (requeued or finished).
     return _outcome(
         final or submitted, tracker, started, stopper.signal_name if interrupted else None
     )
+
+
+async def _keep_running(
+    rt: Runtime,
+    url: str,
+    api: ApiOptions,
+    out: Output,
+    stopper: Stopper,
+    settings: RuntimeSettings,
+) -> None:
+    """After the summary: serve on, a line per job state change, until a signal."""
+    printer = StatePrinter(out.info) if out.info is not None else None
+    async with anyio.create_task_group() as tg:
+        if printer is not None:
+            rt.bus.subscribe(printer.on_change)
+            tg.start_soon(printer.run)
+        out.say(
+            f"{READY}: the runtime keeps running (pid {os.getpid()}, state directory "
+            f"{settings.state_dir}); {api_text(url, api, rt)}; Ctrl-C or SIGTERM stops it"
+        )
+        await stopper.requested.wait()
+        if printer is not None:
+            printer.flush()
+        out.say(
+            f"{stopper.signal_name}: stopping; {len(rt.running)} running attempt(s) get SIGTERM "
+            f"(SIGKILL after {settings.kill_grace_seconds:g} s) and are requeued"
+        )
+        tg.cancel_scope.cancel()
 
 
 def _outcome(

@@ -1,11 +1,9 @@
-"""`abatch serve [CONFIG]`: the runtime in the foreground until Ctrl-C or SIGTERM.
+"""`abatch serve [CONFIG]`: the runtime and its API in the foreground until Ctrl-C or SIGTERM.
 
 CONFIG's resources are applied; its jobs are not submitted (that is `abatch run`). Jobs left
-unfinished on the state directory are resumed. One plain line per job state change is
-printed: the bus subscriber only appends to a queue (O(1), no I/O on the runtime's hot path)
-and a printer task writes what accumulated every `PRINT_INTERVAL_S`, flushing each time so
-that the lines show up promptly when stdout is a pipe. A signal stops the runtime cleanly
-and the command exits 0.
+unfinished on the state directory are resumed. Then the API starts (on the options of
+`service.api_options`) and the `ready:` line gives its URL; one plain line per job state
+change follows. A signal stops the API, then the runtime, cleanly, and the command exits 0.
 """
 
 from __future__ import annotations
@@ -13,66 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections import deque
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .common import EXIT_OK, resolve_state_dir
 from .run import describe_changes
+from .service import READY, ApiOptions, StatePrinter, api_options, api_text, start_api
 from .signals import Stopper
 
 if TYPE_CHECKING:
     from abatch.config import LoadedConfig, RuntimeSettings
-    from abatch.model.enums import JobStatus
-    from abatch.model.job import JobRecord
-
-PRINT_INTERVAL_S = 0.1
-READY = "ready"
-
-
-class StatePrinter:
-    """Prints `HH:MM:SS.mmm  NAME  JOB_ID  STATUS  reason` for every status change."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self._pending: deque[tuple[float, JobRecord, JobStatus]] = deque()
-        self._last: dict[str, JobStatus] = {}  # unfinished jobs only: memory stays bounded
-
-    def on_change(self, job: JobRecord) -> None:
-        if self._last.get(job.job_id) is job.status:
-            return  # only the status reason changed
-        if job.status.is_terminal:
-            self._last.pop(job.job_id, None)
-        else:
-            self._last[job.job_id] = job.status
-        self._pending.append((time.time(), job, job.status))
-
-    async def run(self) -> None:
-        while True:
-            await anyio.sleep(PRINT_INTERVAL_S)
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        lines = []
-        while self._pending:
-            at, job, status = self._pending.popleft()
-            # Read late: a RUNNABLE job's waiting reason is set just after the move.
-            reason = job.status_reason if job.status is status else None
-            stamp = time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
-            tail = f"  {' '.join(reason.split())}" if reason else ""
-            lines.append(f"{stamp}  {job.job_name}  {job.job_id}  {status.value}{tail}\n")
-        self.say("".join(lines))
-
-    def say(self, text: str) -> None:
-        try:
-            self.stream.write(text if text.endswith("\n") else text + "\n")
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -84,11 +33,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     state_dir = resolve_state_dir(args.state_dir, config.runtime.state_dir if config else None)
     base = config.runtime if config is not None else RuntimeSettings()
     settings = base.model_copy(update={"state_dir": state_dir})
-    return anyio.run(serve, config, settings, StatePrinter(sys.stdout))
+    api = api_options(args, settings)
+    return anyio.run(serve, config, settings, api, StatePrinter(sys.stdout))
 
 
 async def serve(
-    config: LoadedConfig | None, settings: RuntimeSettings, printer: StatePrinter
+    config: LoadedConfig | None,
+    settings: RuntimeSettings,
+    api: ApiOptions,
+    printer: StatePrinter,
 ) -> int:
     from abatch.runtime import open_runtime
 
@@ -109,12 +62,16 @@ async def serve(
                         states = rt.start_schedules(config.schedules)
                         enabled = sum(1 for s in states if s.enabled)
                         printer.say(f"schedules: {enabled} of {len(states)} enabled")
-                tg.start_soon(printer.run)
-                printer.say(
-                    f"{READY}: runtime pid {os.getpid()} on state directory {settings.state_dir}; "
-                    f"{len(rt.jobs)} unfinished job(s); Ctrl-C or SIGTERM stops it"
-                )
-                await stopper.requested.wait()
+                async with anyio.create_task_group() as api_tg:
+                    url = await start_api(api_tg, rt, api)
+                    tg.start_soon(printer.run)
+                    printer.say(
+                        f"{READY}: runtime pid {os.getpid()} on state directory "
+                        f"{settings.state_dir}; {api_text(url, api, rt)}; {len(rt.jobs)} "
+                        "unfinished job(s); Ctrl-C or SIGTERM stops it"
+                    )
+                    await stopper.requested.wait()
+                    api_tg.cancel_scope.cancel()
                 printer.flush()
                 printer.say(
                     f"{stopper.signal_name}: stopping; {len(rt.running)} running attempt(s) get "

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# The API's default port. It is `abatch.api.DEFAULT_PORT`, repeated here because config sits
+# below the api layer and must not import it; a test checks that the two agree.
+DEFAULT_API_PORT = 8765
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")
 
 
 class RuntimeSettings(BaseModel):
     """The `[runtime]` table. Every key is optional.
 
     `state_dir` is relative to the config file's directory until the loader resolves it.
+    `api_host`, `api_port` and `api_auth` are where `abatch serve` (and `abatch run
+    --keep-running`) serve the API; the command line overrides them. Whether a host that is
+    not a loopback address is allowed (only with `api_auth`) is checked when the API starts,
+    since `abatch run` without --keep-running serves no API.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -20,6 +31,9 @@ class RuntimeSettings(BaseModel):
     kill_grace_seconds: float = Field(default=30.0, gt=0, le=3600, strict=True)
     strict: bool = Field(default=False, strict=True)
     log_tail_lines: int = Field(default=20, ge=0, le=1000, strict=True)
+    api_host: str = Field(default="127.0.0.1", strict=True)
+    api_port: int = Field(default=DEFAULT_API_PORT, ge=0, le=65535, strict=True)  # 0: any free
+    api_auth: bool = Field(default=False, strict=True)
 
     @field_validator("state_dir", mode="before")
     @classmethod
@@ -27,3 +41,22 @@ class RuntimeSettings(BaseModel):
         if isinstance(value, str) and (not value.strip() or "\x00" in value):
             raise ValueError("must be a directory path, not empty and with no NUL character")
         return value
+
+    @field_validator("api_host")
+    @classmethod
+    def _api_host(cls, value: str) -> str:
+        if not is_host(value):
+            raise ValueError(
+                f"must be an IP address or a host name (such as 127.0.0.1, ::1 or localhost), "
+                f"not {value!r}"
+            )
+        return value
+
+
+def is_host(text: str) -> bool:
+    """An IPv4/IPv6 address or a DNS host name (what a server can bind)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return bool(_HOSTNAME.match(text))
+    return True

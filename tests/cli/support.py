@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ HEADER = """\
 state_dir = "state"
 kill_grace_seconds = 1
 log_tail_lines = 5
+api_port = 0  # any free port: a test's runtime never collides with another on 8765
 
 [[compute_environment]]
 name = "local"
@@ -164,3 +166,10 @@ def run_abatch(*args: str, cwd: Path, timeout: float = 60) -> subprocess.Complet
         timeout=timeout,
         check=False,
     )
+
+
+def ready_url(line: str) -> str:
+    """The API's URL from a `ready:` line (`... API at http://127.0.0.1:PORT ...`)."""
+    match = re.search(r"API at (http://\S+?)[;\s]", line)
+    assert match is not None, line
+    return match.group(1)

@@ -51,7 +51,13 @@ def job_statuses(state: Path, cwd: Path) -> dict[str, str]:
 
 
 def test_interrupted_run_keeps_its_jobs_and_serve_runs_them(tmp_path: Path, spawn: Spawn) -> None:
-    script = 'echo "run $AWS_BATCH_JOB_ATTEMPT of $AWS_BATCH_JOB_ID"; sleep 2'
+    # The jobs cannot finish before the file GO exists (made once `serve` is ready), however
+    # slow the machine: the run is always interrupted with all three unfinished.
+    go = tmp_path / "GO"
+    script = (
+        'echo "run $AWS_BATCH_JOB_ATTEMPT of $AWS_BATCH_JOB_ID"; '
+        f"until [ -e {go} ]; do sleep 0.1; done"
+    )
     cfg = write_config(tmp_path, [(f"wait-{i}", "low", script) for i in range(3)], max_vcpus=2)
     state = tmp_path / "state"
     run = spawn("run", str(cfg))
@@ -85,9 +91,10 @@ def test_interrupted_run_keeps_its_jobs_and_serve_runs_them(tmp_path: Path, spaw
     assert never.returncode == 1
     assert f"job {ids['wait-2']} has no log yet (status RUNNABLE)" in never.stderr
 
-    serve = spawn("serve", "--state-dir", str(state))
+    serve = spawn("serve", "--state-dir", str(state), "--port", "0")
     serve.wait_for(is_ready)
     assert "3 unfinished job(s)" in serve.output
+    go.touch()
     # Read while the runtime runs: the read-only store never needs its lock.
     deadline = time.monotonic() + 30
     while (statuses := job_statuses(state, tmp_path)) != dict.fromkeys(ids, "SUCCEEDED"):

@@ -169,7 +169,10 @@ def test_error_messages_unwrap_exception_groups() -> None:
 def test_help_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("run", "serve", "validate", "jobs", "describe", "logs"):
+    for command in (
+        "run", "serve", "validate", "jobs", "describe", "logs",
+        "submit", "cancel", "terminate", "queues", "ce", "definitions",
+    ):  # fmt: skip
         assert command in out
     assert "exit codes:" in out
     assert main(["serve", "--help"]) == 0

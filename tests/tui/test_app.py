@@ -278,3 +278,20 @@ async def test_help_lists_every_key_and_palette_opens(tmp_path: Path) -> None:
         await until(pilot, lambda: isinstance(app.screen, QueuesScreen))
         await pilot.press("q")
     assert app.return_code in (0, None)
+
+
+async def test_refused_submit_with_brackets_in_the_message_does_not_crash(tmp_path: Path) -> None:
+    """A refused submission's message (pydantic's carries `[type=…]`) is shown as plain text:
+    as markup it raised a MarkupError and ended the app."""
+    async with tui(tmp_path) as (rt, app, pilot):
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, SubmitScreen))
+        await pilot.press(*"bad[name]=x")
+        await pilot.click("#ok")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.is_running
+        assert not rt.jobs
+        await pilot.press("slash", *"[odd", "enter")  # a filter with a bracket, too
+        await pilot.pause()
+        assert app.is_running

@@ -19,9 +19,9 @@ async def attempt(app: AbatchApp, what: Callable[[], Awaitable[object]], done: s
     try:
         await what()
     except Exception as exc:  # the runtime's answer, shown to the user
-        app.notify(str(exc), title="failed", severity="error")
+        app.notify(str(exc), title="failed", severity="error", markup=False)
         return False
-    app.notify(done)
+    app.notify(done, markup=False)
     app.backend_changed()
     return True
 
@@ -58,9 +58,9 @@ def resubmit(app: AbatchApp, job_id: str, name: str) -> None:
         try:
             new_id = await app.backend.resubmit(job_id)
         except Exception as exc:
-            app.notify(str(exc), title="re-submit failed", severity="error")
+            app.notify(str(exc), title="re-submit failed", severity="error", markup=False)
             return
-        app.notify(f"re-submitted {name} as {new_id}")
+        app.notify(f"re-submitted {name} as {new_id}", markup=False)
         app.backend_changed()
 
     app.run_worker(go())
@@ -80,9 +80,9 @@ def submit(app: AbatchApp, queue: str | None = None) -> None:
             try:
                 job_id = await backend.submit(form)
             except Exception as exc:
-                app.notify(str(exc), title="submit failed", severity="error")
+                app.notify(str(exc), title="submit failed", severity="error", markup=False)
                 return
-            app.notify(f"submitted {form.name} as {job_id}")
+            app.notify(f"submitted {form.name} as {job_id}", markup=False)
             app.backend_changed()
 
         app.run_worker(go())

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -81,7 +82,7 @@ class JobsScreen(Screen[None]):
         ]
         if t.total:
             parts.append(f"row {t.cursor + 1:,}")
-        self.query_one("#jobs-status", Static).update(" · ".join(parts))
+        self.query_one("#jobs-status", Static).update(Text(" · ".join(parts)))
 
     # ------------------------------------------------------------------ filter and sort
 
@@ -96,7 +97,7 @@ class JobsScreen(Screen[None]):
         try:
             queue, status, prefix = parse_filter(event.value)
         except ValueError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         f = replace(self.table.filter, queue=queue, status=status, name_prefix=prefix)
         if not event.value.strip():

@@ -111,7 +111,7 @@ class LogsScreen(Screen[None]):
             log.write(self._styled(line), scroll_end=False)
         if self.following:
             log.scroll_end(animate=False)
-        self.query_one("#logs-title", Static).update(self._title())
+        self.query_one("#logs-title", Static).update(Text(self._title()))
 
     async def _follow(self) -> None:
         stream = self.stream
@@ -135,7 +135,7 @@ class LogsScreen(Screen[None]):
             if low and low in line.lower():
                 self.matches.append(len(self.lines) - 1)
             log.write(self._styled(line), scroll_end=True)
-        self.query_one("#logs-title", Static).update(self._title())
+        self.query_one("#logs-title", Static).update(Text(self._title()))
 
     async def action_attempt(self, delta: int) -> None:
         if not self.attempts:
@@ -149,7 +149,7 @@ class LogsScreen(Screen[None]):
         self.following = not self.following
         if self.following:
             self.query_one(RichLog).scroll_end(animate=False)
-        self.query_one("#logs-title", Static).update(self._title())
+        self.query_one("#logs-title", Static).update(Text(self._title()))
 
     def action_search(self) -> None:
         box = self.query_one("#search", Input)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -187,7 +188,7 @@ class SubmitScreen(ModalScreen[SubmitForm | None]):
         try:
             form = self._form()
         except ValueError as exc:
-            self.query_one("#error", Label).update(f"[red]{exc}[/]")
+            self.query_one("#error", Label).update(Text(str(exc), style="red"))
             return
         self.dismiss(form)
 

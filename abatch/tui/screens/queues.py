@@ -122,7 +122,7 @@ class QueuesScreen(Screen[None]):
                 else:
                     await backend.set_queue_state(name, enable)
             except Exception as exc:
-                self.notify(str(exc), title="failed", severity="error")
+                self.notify(str(exc), title="failed", severity="error", markup=False)
                 return
             self.notify(f"{noun} {name}: {'ENABLED' if enable else 'DISABLED'}")
             await self.reload()
