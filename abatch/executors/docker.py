@@ -20,6 +20,8 @@ Rules this module keeps:
 - `kill` sends SIGTERM now and SIGKILL when the grace period ends, as `docker stop` would,
   without holding a request open for the grace period; it never raises for engine trouble
   (the runtime calls it from a task whose failure would stop everything).
+- Multi-node jobs: `open_network` / `close_network` make and remove a bridge network that the
+  job's containers join (`RunSpec.network`), `address` gives a container's IP on it.
 - `close` ends the watchers (the containers keep running: `adopt` picks them up later), lets
   removals already asked for finish, and closes the client and any ssh tunnel.
 """
@@ -38,13 +40,16 @@ import aiodocker
 from abatch.executors.base import EngineUnavailableError, Handle, StartError
 from abatch.executors.docker_calls import (
     CANNOT_START,
+    container_address,
     create_container,
+    create_network,
     host_cpus,
     list_labelled,
     oom_killed,
     pid_of,
     reason,
     remove_container,
+    remove_network,
     send_signal,
     start_container,
 )
@@ -223,6 +228,22 @@ class DockerExecutor:
                 task.cancel()
             await asyncio.gather(*chores, return_exceptions=True)
         await self._engine.close()
+
+    # ------------------------------------------------------------------ multi-node jobs
+
+    async def open_network(self, name: str) -> None:
+        """Create the bridge network `name` for the containers of one multi-node job.
+        Raises StartError, DockerUnavailableError."""
+        docker = await self._client()
+        await create_network(docker, name, {RUNTIME_LABEL: self.runtime_id}, self.url)
+
+    async def close_network(self, name: str) -> None:
+        """Remove the network `name` (its containers are gone by then); quietly."""
+        await remove_network(await self._engine.get(), name)
+
+    async def address(self, handle: Handle, network: str) -> str | None:
+        """The IPv4 address of the attempt's container on `network`."""
+        return await container_address(await self._engine.get(), _own(handle).container_id, network)
 
     # ------------------------------------------------------------------ after a restart
 

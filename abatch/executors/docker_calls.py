@@ -25,13 +25,16 @@ from abatch.executors.docker_engine import DockerUnavailableError, reachable
 __all__ = [
     "CANNOT_PULL",
     "CANNOT_START",
+    "container_address",
     "create_container",
+    "create_network",
     "host_cpus",
     "list_labelled",
     "oom_killed",
     "pid_of",
     "reason",
     "remove_container",
+    "remove_network",
     "send_signal",
     "start_container",
 ]
@@ -175,3 +178,41 @@ async def oom_killed(docker: aiodocker.Docker, container_id: str) -> bool:
             info: dict[str, Any] = await docker.containers.container(container_id).show()
         return bool((info.get("State") or {}).get("OOMKilled"))
     return False
+
+
+async def create_network(
+    docker: aiodocker.Docker, name: str, labels: dict[str, str], url: str
+) -> None:
+    """A bridge network `name`; one of the same name left by an earlier run (a crash) is
+    removed first. Raises StartError, DockerUnavailableError."""
+    try:
+        with reachable(url):
+            async with asyncio.timeout(API_TIMEOUT_S):
+                for net in await docker.networks.list(filters={"name": [name]}):
+                    if net.get("Name") == name:
+                        await (await docker.networks.get(str(net["Id"]))).delete()
+                await docker.networks.create(
+                    {"Name": name, "Driver": "bridge", "Labels": labels, "CheckDuplicate": True}
+                )
+    except aiodocker.DockerError as exc:
+        raise StartError(reason(CANNOT_CREATE, f"network {name}: {_message(exc)}")) from None
+
+
+async def remove_network(docker: aiodocker.Docker, name: str) -> None:
+    """Remove a network; quietly (gone already, or containers still attached)."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(API_TIMEOUT_S):
+            await (await docker.networks.get(name)).delete()
+
+
+async def container_address(
+    docker: aiodocker.Docker, container_id: str, network: str
+) -> str | None:
+    """The container's IPv4 address on `network`, None if the engine does not say."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(API_TIMEOUT_S):
+            info: dict[str, Any] = await docker.containers.container(container_id).show()
+        nets = (info.get("NetworkSettings") or {}).get("Networks") or {}
+        address = (nets.get(network) or {}).get("IPAddress")
+        return str(address) if address else None
+    return None

@@ -13,6 +13,7 @@ Pure: no I/O, so every mapping is tested from a table without an engine. Rules:
   by Docker on first use and kept). `readOnly` is honoured. A mount point naming no volume, a
   relative host path or a path holding ':' is refused with CannotCreateContainerError.
 - Nothing privileged unless asked: `Privileged` only when `privileged` is true.
+- `spec.network` (the bridge network of a multi-node job) becomes `NetworkMode`.
 - The AWS container dict is read defensively (it may come from the API or a config): a value
   of the wrong shape is refused with CannotCreateContainerError naming the field.
 """
@@ -203,6 +204,8 @@ def create_body(
         "AttachStderr": False,
         "HostConfig": _host_config(spec, vcpus),
     }
+    if spec.network is not None:
+        body["HostConfig"]["NetworkMode"] = spec.network
     if spec.argv:
         body["Cmd"] = list(spec.argv)
     user = spec.container.get("user")

@@ -57,6 +57,17 @@ class JobDependency(AwsModel):
         return self
 
 
+class NodePropertyOverride(AwsModel):
+    target_nodes: str
+    container_overrides: ContainerOverrides | None = None
+    instance_types: list[str] | None = None
+
+
+class NodeOverrides(AwsModel):
+    num_nodes: int | None = Field(default=None, ge=1, le=1000)
+    node_property_overrides: list[NodePropertyOverride] | None = None
+
+
 class SubmitJobRequest(AwsModel):
     job_name: JobName
     job_queue: str
@@ -65,7 +76,7 @@ class SubmitJobRequest(AwsModel):
     depends_on: list[JobDependency] | None = Field(default=None, max_length=20)
     parameters: dict[str, str] | None = None
     container_overrides: ContainerOverrides | None = None
-    node_overrides: dict[str, Any] | None = None
+    node_overrides: NodeOverrides | None = None
     retry_strategy: RetryStrategy | None = None
     propagate_tags: bool | None = None
     timeout: JobTimeout | None = None
@@ -143,6 +154,17 @@ class JobRecord:
     @property
     def arn(self) -> str:
         return job_arn(self.job_id)
+
+    @property
+    def is_multinode(self) -> bool:
+        """A multi-node parallel job (the parent of its nodes `jobId#i`)."""
+        return "nodeProperties" in self.spec and "nodeDetails" not in self.spec
+
+    @property
+    def multinode_parent(self) -> str | None:
+        """For a node `jobId#i`, `jobId`."""
+        parent: str | None = self.spec.get("_mnp")
+        return parent
 
     @property
     def current_attempt(self) -> Attempt | None:

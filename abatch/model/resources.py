@@ -373,6 +373,22 @@ class NodeProperties(AwsModel):
     main_node: int = Field(ge=0)
     node_range_properties: list[NodeRangeProperty] = Field(min_length=1, max_length=5)
 
+    @model_validator(mode="after")
+    def _ranges(self) -> NodeProperties:
+        from .nodes import assign_nodes
+
+        if self.main_node >= self.num_nodes:
+            raise ValueError(
+                f"mainNode {self.main_node} must be less than numNodes {self.num_nodes}"
+            )
+        for i, rng in enumerate(self.node_range_properties):
+            if rng.container is None:
+                raise ValueError(
+                    f"nodeRangeProperties[{i}] (targetNodes {rng.target_nodes!r}) needs a container"
+                )
+        assign_nodes([r.target_nodes for r in self.node_range_properties], self.num_nodes)
+        return self
+
 
 class JobDefinition(AwsModel):
     job_definition_name: ResourceName

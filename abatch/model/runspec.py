@@ -16,7 +16,8 @@ class RunSpec:
     process executor adds nothing from the runtime's own environment except PATH, HOME,
     LANG and TZ when the job does not set them.
     `container` carries the effective AWS containerProperties for executors that can use
-    more of them (Docker); the process executor ignores it.
+    more of them (Docker); the process executor ignores it, and `network` too (its processes
+    share the host's network).
     """
 
     key: str
@@ -30,6 +31,7 @@ class RunSpec:
     image: str | None = None
     container: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    network: str | None = None  # a network to join (Docker: the bridge of a multi-node job)
 
 
 @dataclass(slots=True, frozen=True)

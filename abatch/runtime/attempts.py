@@ -63,6 +63,18 @@ class Running:
     kill_requested: bool = False
     timer: asyncio.TimerHandle | None = None
     done: anyio.Event = field(default_factory=anyio.Event)
+    gang: Gang | None = None  # a multi-node job: its nodes' attempts (see multinode.py)
+
+
+@dataclass(slots=True)
+class Gang:
+    """One attempt of a multi-node job: the attempts of its nodes, by node index."""
+
+    nodes: list[JobRecord]
+    main: int
+    runs: dict[int, Running] = field(default_factory=dict)
+    network: str | None = None
+    main_ended: bool = False
 
 
 class AttemptsMixin:
@@ -80,11 +92,16 @@ class AttemptsMixin:
     _stopping: bool
     _wake: asyncio.Event
     prepared: PreparedAttempts
+    _sweeps: list[Any]
+    _fresh_keys: set[str]
 
     # Provided by MovesMixin.
     _move: Callable[..., None]
     _finish: Callable[[JobRecord, JobStatus, int, str | None], None]
     _requeue_front: Callable[..., None]
+    # Provided by MultiNodeMixin.
+    node_jobs: dict[str, list[JobRecord]]
+    _supervise_gang: Callable[[Running], Any]
 
     def _place(self, job: JobRecord, ce_name: str, now: int) -> None:
         ce = self.registry.compute_environments[ce_name]
@@ -105,7 +122,11 @@ class AttemptsMixin:
         run = Running(job, attempt, executor)
         self.running[job.job_id] = run
         assert self._tg is not None
-        self._tg.start_soon(self._supervise, run)
+        if job.is_multinode:
+            run.gang = Gang(self.node_jobs[job.job_id], int(job.spec["nodeProperties"]["mainNode"]))
+            self._tg.start_soon(self._supervise_gang, run)
+        else:
+            self._tg.start_soon(self._supervise, run)
 
     def _executor(self, ce: ComputeEnvironment) -> Executor:
         """The executor for a compute environment: an injected one for its kind (tests), else
@@ -130,6 +151,9 @@ class AttemptsMixin:
         return ex
 
     def run_spec(self, job: JobRecord, attempt: Attempt) -> RunSpec:
+        if self._sweeps:
+            # A startup sweep is removing leftover containers: never this one.
+            self._fresh_keys.add(attempt.task_id)
         container: dict[str, Any] = job.spec.get("container") or {}
         argv = substitute(list(container.get("command") or []), job.spec.get("parameters") or {})
         env = job_environment(
@@ -243,6 +267,10 @@ class AttemptsMixin:
 
     def _kill(self, run: Running, grace: float) -> None:
         run.kill_requested = True
+        if run.gang is not None:  # a multi-node job: every node started so far
+            for node_run in list(run.gang.runs.values()):
+                self._kill(node_run, grace)
+            return
         if run.handle is not None:
             assert self._tg is not None
             self._tg.start_soon(run.executor.kill, run.handle, grace)

@@ -246,7 +246,9 @@ class LifecycleMixin:
             raise ConflictError(f"job queue {name!r} must be DISABLED before it can be deleted")
         # Parents first: terminating an array parent takes its children along.
         tops = [
-            j.job_id for j in self.jobs.values() if j.job_queue == name and "_parent" not in j.spec
+            j.job_id
+            for j in self.jobs.values()
+            if j.job_queue == name and "_parent" not in j.spec and "_mnp" not in j.spec
         ]
         for job_id in tops:
             if job_id in self.jobs:

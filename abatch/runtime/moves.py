@@ -50,6 +50,7 @@ class MovesMixin:
     _seq_lo: int
 
     _kill: Callable[[Running, float], None]  # AttemptsMixin
+    _nodes_follow: Callable[[JobRecord, int], None]  # MultiNodeMixin
 
     def _promote(self, job: JobRecord, now: int) -> None:
         """SUBMITTED (or PENDING whose dependencies are met) to where it belongs next."""
@@ -82,6 +83,8 @@ class MovesMixin:
         transition(job, to, now, reason)
         self.store.mark_job(job)
         self.bus.publish(job)
+        if job.is_multinode:
+            self._nodes_follow(job, now)
         parent_id = job.spec.get("_parent")
         if parent_id is not None:
             state = self.graph.arrays.get(parent_id)
@@ -123,6 +126,8 @@ class MovesMixin:
         transition(job, S.FAILED, now, reason)
         self.store.mark_job(job)
         self.bus.publish(job)
+        if job.is_multinode:
+            self._nodes_follow(job, now)
         state = self.graph.arrays.get(job.spec.get("_parent") or "")
         if state is not None:
             state.counts[before] -= 1
@@ -160,6 +165,9 @@ class MovesMixin:
         if len(reason) > 1024:
             raise ClientError("reason is longer than 1024 characters")
         job = self.jobs.get(job_id)
+        if job is not None and job.multinode_parent is not None:
+            # A node of a multi-node job: the job is what runs, and stops, as a whole.
+            job = self.jobs.get(job.multinode_parent)
         if job is None:
             if await self.store.get_job(job_id) is None:
                 raise NotFoundError(f"job {job_id} does not exist")

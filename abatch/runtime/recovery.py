@@ -47,10 +47,12 @@ class RecoveryMixin:
     _orphans: list[JobRecord]
     _sweeps: list[tuple[anyio.CancelScope, anyio.Event]]
     _held_orphans: set[str]  # orphans whose engine is down: they keep their capacity
+    _fresh_keys: set[str]  # attempts started while a sweep runs: never swept
     _tg: TaskGroup | None
     _executor: Callable[[ComputeEnvironment], Executor]
     _supervise: Callable[..., Any]
     _requeue_front: Callable[..., None]
+    _abandon_nodes: Callable[..., None]  # MultiNodeMixin
 
     async def _recover_orphans(self) -> None:
         orphans, self._orphans = self._orphans, []
@@ -63,6 +65,11 @@ class RecoveryMixin:
             ce = self.registry.compute_environments.get(attempt.ce) if attempt else None
             if attempt is None or ce is None:
                 self._abandon(job, now)
+                continue
+            if job.is_multinode:
+                # Its nodes are not adopted one by one: the whole job runs again.
+                self._abandon_nodes(job, now, kill_orphan)
+                self._abandon(job, now, kill=False)
                 continue
             executor = self._executor(ce)
             adopt = getattr(executor, "adopt", None)
@@ -146,6 +153,8 @@ class RecoveryMixin:
                     await self._sweep(executor, adopted, pending)
         finally:
             done.set()
+            if all(d.is_set() for _, d in self._sweeps):
+                self._fresh_keys.clear()
 
     async def stop_sweeps(self) -> None:
         """Cancel background sweeps and wait for them (before executors are closed)."""
@@ -163,7 +172,7 @@ class RecoveryMixin:
         # Best effort: whatever is left is tried again on the next start.
         with contextlib.suppress(Exception):
             for key in await containers():
-                if key in adopted or key in pending:
+                if key in adopted or key in pending or key in self._fresh_keys:
                     continue
                 handle = await adopt(key)
                 if handle is not None:

@@ -21,6 +21,7 @@ from abatch.model.errors import ClientError
 from abatch.model.job import JobRecord
 from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
 from abatch.model.strict import strict_problems
+from abatch.scheduler.nodes import multinode_refusal
 from abatch.scheduler.placement import CapacityPool
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class ResourceManager:
             vcpus=float(ce.max_vcpus),
             memory=ce.memory or host_memory_mib(),
             gpus=ce.gpus,
+            multinode=multinode_refusal(ce) is None,
         )
         if old is not None:
             pool.used_vcpus, pool.used_memory, pool.used_gpus = (

@@ -35,6 +35,7 @@ from .bus import EventBus
 from .graph import ArrayState, Graph, RecentlyFinished
 from .jstla import TimeLimitMixin
 from .moves import MovesMixin, now_ms
+from .multinode import MultiNodeMixin
 from .operations import OperationsMixin
 from .prepared import PreparedAttempts
 from .recovery import RecoveryMixin
@@ -53,6 +54,7 @@ S = JobStatus
 class Runtime(
     MovesMixin,
     AttemptsMixin,
+    MultiNodeMixin,
     RecoveryMixin,
     TimeLimitMixin,
     SubmitMixin,
@@ -70,6 +72,7 @@ class Runtime(
         self.registry = Registry()
         self.pools: dict[str, CapacityPool] = {}
         self.jobs: dict[str, JobRecord] = {}  # every unfinished job
+        self.node_jobs: dict[str, list[JobRecord]] = {}  # multi-node job -> its nodes
         self.runnable: dict[str, deque[JobRecord]] = {}  # per queue, head first
         self.running: dict[str, Running] = {}
         self.graph = Graph()
@@ -85,6 +88,7 @@ class Runtime(
         self._orphans: list[JobRecord] = []
         self._held_orphans: set[str] = set()
         self._sweeps: list[tuple[anyio.CancelScope, anyio.Event]] = []
+        self._fresh_keys: set[str] = set()
         # Names this runtime's containers (a label) so a restart finds them again.
         digest = hashlib.sha1(str(self.state_dir.resolve()).encode()).hexdigest()[:12]
         self.runtime_id = f"abatch-{digest}"
@@ -139,6 +143,8 @@ class Runtime(
         self._seq_lo = min(min(seqs) - 1, -1)
         for job in jobs:
             self.jobs[job.job_id] = job
+        await self._load_nodes(jobs)
+        jobs = [j for j in jobs if j.multinode_parent is None]  # nodes follow their job
         await self._rebuild_graph(jobs)
         for job in jobs:
             if job.status is S.SUBMITTED:
@@ -152,6 +158,27 @@ class Runtime(
             elif job.status in (S.STARTING, S.RUNNING):
                 self._orphans.append(job)  # recovered once the task group runs
         self._wake.set()
+
+    async def _load_nodes(self, jobs: list[JobRecord]) -> None:
+        """The nodes of unfinished multi-node jobs, finished ones included (a retry runs
+        them again)."""
+        wanted = [
+            f"{j.job_id}#{i}"
+            for j in jobs
+            if j.is_multinode
+            for i in range(int(j.spec["nodeProperties"]["numNodes"]))
+        ]
+        if not wanted:
+            return
+        found = {j.job_id: j for j in await self.store.get_jobs(wanted)}
+        for job in jobs:
+            if job.is_multinode:
+                n = int(job.spec["nodeProperties"]["numNodes"])
+                nodes = [
+                    self.jobs.get(f"{job.job_id}#{i}") or found[f"{job.job_id}#{i}"]
+                    for i in range(n)
+                ]
+                self.node_jobs[job.job_id] = nodes
 
     async def _rebuild_graph(self, jobs: list[JobRecord]) -> None:
         """Dependencies and array counts of unfinished jobs, from their stored specs."""

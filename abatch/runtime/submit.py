@@ -21,6 +21,7 @@ from abatch.model.enums import JobStatus
 from abatch.model.errors import ClientError, NotFoundError
 from abatch.model.job import JobRecord, SubmitJobRequest
 from abatch.model.strict import strict_problems
+from abatch.scheduler.nodes import multinode_refusal, node_environment, node_layout
 from abatch.scheduler.resolve import effective_spec, resources_of
 
 from .graph import ArrayState, Graph, RecentlyFinished
@@ -28,6 +29,7 @@ from .graph import ArrayState, Graph, RecentlyFinished
 if TYPE_CHECKING:
     from abatch.config import ConfigJob
     from abatch.config.settings import RuntimeSettings
+    from abatch.model.resources import JobDefinition, JobQueue
     from abatch.store.sqlite import SqliteStore
 
     from .bus import EventBus
@@ -44,6 +46,7 @@ class SubmitMixin:
     graph: Graph
     recent: RecentlyFinished
     jobs: dict[str, JobRecord]
+    node_jobs: dict[str, list[JobRecord]]
     runnable: dict[str, deque[JobRecord]]
     _submitted: list[JobRecord]
     _seq_hi: int
@@ -109,6 +112,8 @@ class SubmitMixin:
                 "shareIdentifier is not allowed"
             )
         jd = self.registry.definition(req.job_definition)
+        if jd.node_properties is not None:
+            return self._prepare_multinode(req, jq, jd, batch)
         if jd.container_properties is None:
             raise ClientError(
                 f"job definition {jd.job_definition_name}:{jd.revision} is {jd.type.value}; "
@@ -163,6 +168,76 @@ class SubmitMixin:
             else:
                 child_spec.pop("dependsOn", None)
             batch.add(self._record(f"{parent.job_id}:{i}", common, child_spec, batch))
+        return parent
+
+    def _prepare_multinode(
+        self, req: SubmitJobRequest, jq: JobQueue, jd: JobDefinition, batch: Batch
+    ) -> JobRecord:
+        """A multi-node job and its nodes `jobId#0` … (reference §4)."""
+        where = f"job definition {jd.job_definition_name}:{jd.revision} is multinode"
+        assert jd.node_properties is not None
+        if req.array_properties is not None:
+            raise ClientError(f"{where}; multi-node jobs can't be array jobs")
+        if req.container_overrides is not None:
+            raise ClientError(
+                f"{where}; use nodeOverrides.nodePropertyOverrides instead of containerOverrides"
+            )
+        if "FARGATE" in (jd.platform_capabilities or []):
+            raise ClientError(f"{where}; multi-node parallel jobs are not supported on Fargate")
+        for name in jq.ce_names():
+            ce = self.registry.compute_environments.get(name)
+            why = multinode_refusal(ce) if ce is not None else None
+            if why is not None:
+                raise ClientError(
+                    f"job queue {jq.job_queue_name!r}: {why}; multi-node parallel jobs are not "
+                    "supported on SPOT, FARGATE, FARGATE_SPOT or UNMANAGED compute environments"
+                )
+        try:
+            layout = node_layout(jd.node_properties, req.node_overrides)
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+        spec = effective_spec(jd, req, self.registry.aws_of(jd))
+        spec.pop("container", None)
+        self._check_strict(spec)
+        node_props = jd.node_properties.to_aws()
+        node_props["numNodes"] = layout.num_nodes
+        spec["nodeProperties"] = node_props
+        plain, _, _ = self._dependencies(req, None, batch)
+        if req.depends_on:
+            spec["dependsOn"] = [d.to_aws() for d in req.depends_on]
+        if plain:
+            spec["_waitFor"] = plain
+        vcpus, memory, gpus = layout.totals()
+        common: dict[str, Any] = {
+            "job_name": req.job_name,
+            "job_queue": jq.job_queue_name,
+            "job_definition": f"{jd.job_definition_name}:{jd.revision}",
+            "vcpus": vcpus,
+            "memory": memory,
+            "gpus": gpus,
+        }
+        parent = self._record(str(uuid.uuid4()), common, spec, batch)
+        batch.add(parent, top=True)
+        shared: dict[str, Any] = {
+            k: spec[k] for k in ("parameters", "platformCapabilities", "tags") if k in spec
+        }
+        nodes = []
+        for i, container in enumerate(layout.containers):
+            node_spec: dict[str, Any] = {
+                **shared,
+                "container": container,
+                "nodeProperties": {"numNodes": layout.num_nodes, "mainNode": layout.main_node},
+                "nodeDetails": {"nodeIndex": i, "isMainNode": i == layout.main_node},
+                "_mnp": parent.job_id,
+                "_env": node_environment(i, layout),
+            }
+            self._check_strict(node_spec)
+            v, m, g = resources_of(container)
+            node_common = {**common, "vcpus": v, "memory": m, "gpus": g}
+            node = self._record(f"{parent.job_id}#{i}", node_common, node_spec, batch)
+            batch.add(node)
+            nodes.append(node)
+        batch.nodes[parent.job_id] = nodes
         return parent
 
     def _record(
@@ -233,9 +308,11 @@ class SubmitMixin:
         # Scheduled only once stored: a job that runs has always been recorded first.
         for job in batch.records:
             self.jobs[job.job_id] = job
+        self.node_jobs.update(batch.nodes)
         for job in batch.records:
             self._link(job, batch.finished)
-        self._submitted.extend(batch.records)
+        # Nodes are never queued: they follow their job.
+        self._submitted.extend(j for j in batch.records if j.multinode_parent is None)
         for job in batch.top:
             self.bus.publish(job)
         self._wake.set()
@@ -264,6 +341,7 @@ class Batch:
         self.top: list[JobRecord] = []
         self.by_id: dict[str, JobRecord] = {}
         self.finished: dict[str, JobRecord] = {}
+        self.nodes: dict[str, list[JobRecord]] = {}  # multi-node job -> its nodes
 
     def add(self, job: JobRecord, top: bool = False) -> None:
         self.records.append(job)

@@ -8,7 +8,11 @@ Rules (reference §8.1, §8.2):
   nothing jumps the head); the cycle moves on to the next queue, so lower-priority queues can
   use capacity the head of a higher one cannot;
 - a job that can never fit any of its queue's compute environments blocks its queue with AWS's
-  MISCONFIGURATION reason.
+  MISCONFIGURATION reason;
+- a multi-node parallel job is placed whole: its record carries the sum of its nodes' needs,
+  so it starts only in one compute environment with room for every node at once (or not at
+  all), and only in one that can run multi-node jobs (not SPOT, Fargate or UNMANAGED; those
+  are refused at submit, this covers a compute environment changed since).
 
 The queues hand in their RUNNABLE jobs as an ordered iterable (head first). Entries that are
 no longer RUNNABLE are skipped, so the runtime can remove lazily. Cost is proportional to
@@ -32,6 +36,10 @@ REASON_RESOURCE = (
     "is higher than that can be met by the CE(s) attached to the job queue."
 )
 REASON_NO_CE = "ACTION_REQUIRED - CE(s) associated with the job queue are invalid."
+REASON_NO_MULTINODE = (
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - No CE associated with the job queue can run "
+    "multi-node parallel jobs (SPOT, FARGATE and UNMANAGED can't)."
+)
 WAITING_CODE = "WAITING_FOR_CAPACITY"
 QUEUED_CODE = "QUEUED"
 
@@ -49,20 +57,24 @@ class CapacityPool:
     used_memory: int = 0
     used_gpus: int = 0
     unavailable: str | None = None  # why it cannot take jobs right now (engine down)
+    multinode: bool = True  # can run multi-node parallel jobs
 
     @property
     def usable(self) -> bool:
         return self.enabled and self.unavailable is None
 
+    def can_run(self, job: JobRecord) -> bool:
+        return self.multinode or not job.is_multinode
+
     def fits_now(self, job: JobRecord) -> bool:
-        return (
+        return self.can_run(job) and (
             self.used_vcpus + job.vcpus <= self.vcpus + 1e-9
             and self.used_memory + job.memory <= self.memory
             and self.used_gpus + job.gpus <= self.gpus
         )
 
     def fits_ever(self, job: JobRecord) -> bool:
-        return (
+        return self.can_run(job) and (
             job.vcpus <= self.vcpus + 1e-9 and job.memory <= self.memory and job.gpus <= self.gpus
         )
 
@@ -125,7 +137,9 @@ def never_fit_reason(job: JobRecord, pools: Sequence[CapacityPool]) -> str | Non
         return REASON_NO_CE
     if any(p.fits_ever(job) for p in pools):
         return None
-    if all(job.vcpus > p.vcpus + 1e-9 for p in pools):
+    if not any(p.can_run(job) for p in pools):
+        return REASON_NO_MULTINODE
+    if all(job.vcpus > p.vcpus + 1e-9 for p in pools if p.can_run(job)):
         return REASON_MAX_CPU
     return REASON_RESOURCE
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from abatch.model.job import SubmitJobRequest
+from abatch.model.job import ContainerOverrides, SubmitJobRequest
 from abatch.model.resources import JobDefinition
 
 DEFAULT_VCPUS = 1.0
@@ -29,28 +29,7 @@ def effective_spec(
     `jd.to_aws()` when the caller has it cached (it is read, never changed)."""
     if jd_aws is None:
         jd_aws = jd.to_aws()
-    container: dict[str, Any] = dict(jd_aws.get("containerProperties") or {})
-    ov = req.container_overrides
-    if ov is not None:
-        if ov.command is not None:
-            container["command"] = list(ov.command)
-        if ov.environment is not None:
-            env = {kv["name"]: kv.get("value", "") for kv in container.get("environment") or []}
-            for kv in ov.environment:
-                env[kv.name] = kv.value
-            container["environment"] = [{"name": k, "value": v} for k, v in env.items()]
-        reqs = {r["type"]: r for r in container.get("resourceRequirements") or []}
-        if ov.resource_requirements is not None:
-            for r in ov.resource_requirements:
-                reqs[r.type.value] = {"type": r.type.value, "value": r.value}
-        if ov.vcpus is not None and "VCPU" not in reqs:
-            container["vcpus"] = ov.vcpus
-        if ov.memory is not None and "MEMORY" not in reqs:
-            container["memory"] = ov.memory
-        if reqs:
-            container["resourceRequirements"] = list(reqs.values())
-        if ov.instance_type is not None:
-            container["instanceType"] = ov.instance_type
+    container = merge_container(jd_aws.get("containerProperties") or {}, req.container_overrides)
     parameters = dict(jd.parameters or {})
     parameters.update(req.parameters or {})
     spec: dict[str, Any] = {"container": container, "parameters": parameters}
@@ -78,6 +57,32 @@ def effective_spec(
     if priority is not None:
         spec["schedulingPriority"] = priority
     return spec
+
+
+def merge_container(base: dict[str, Any], ov: ContainerOverrides | None) -> dict[str, Any]:
+    """`base` (AWS containerProperties) with SubmitJob's containerOverrides merged in."""
+    container: dict[str, Any] = dict(base)
+    if ov is not None:
+        if ov.command is not None:
+            container["command"] = list(ov.command)
+        if ov.environment is not None:
+            env = {kv["name"]: kv.get("value", "") for kv in container.get("environment") or []}
+            for kv in ov.environment:
+                env[kv.name] = kv.value
+            container["environment"] = [{"name": k, "value": v} for k, v in env.items()]
+        reqs = {r["type"]: r for r in container.get("resourceRequirements") or []}
+        if ov.resource_requirements is not None:
+            for r in ov.resource_requirements:
+                reqs[r.type.value] = {"type": r.type.value, "value": r.value}
+        if ov.vcpus is not None and "VCPU" not in reqs:
+            container["vcpus"] = ov.vcpus
+        if ov.memory is not None and "MEMORY" not in reqs:
+            container["memory"] = ov.memory
+        if reqs:
+            container["resourceRequirements"] = list(reqs.values())
+        if ov.instance_type is not None:
+            container["instanceType"] = ov.instance_type
+    return container
 
 
 def resources_of(container: dict[str, Any]) -> tuple[float, int, int]:

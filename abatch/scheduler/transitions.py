@@ -46,3 +46,17 @@ def transition(job: JobRecord, to: JobStatus, now: int, reason: str | None = Non
         job.started_at = now
     if to.is_terminal:
         job.stopped_at = now
+
+
+def reopen_node(job: JobRecord, now: int) -> None:
+    """Back to RUNNABLE: the one move out of SUCCEEDED or FAILED, for a node (`jobId#i`) of a
+    multi-node job whose whole job is retried (reference §4: all nodes run again). Raises
+    IllegalTransitionError for anything else."""
+    if "_mnp" not in job.spec or not job.status.is_terminal:
+        raise IllegalTransitionError(
+            f"job {job.job_id}: {job.status.value} -> RUNNABLE is not a legal move"
+        )
+    job.status = S.RUNNABLE
+    job.status_reason = None
+    job.stopped_at = None
+    job.history.append((S.RUNNABLE, now))

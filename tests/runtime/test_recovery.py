@@ -85,3 +85,41 @@ async def test_quick_retry_is_never_placed_twice(tmp_path: Path) -> None:
         assert job.status is S.SUCCEEDED
         assert tries == ["1", "2"]
         assert len(job.attempts) == 2
+
+
+class SlowSweep(FakeExecutor):
+    """Lists its containers only when released, so a job can start while the startup sweep
+    is still in progress."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda spec: FakeOutcome(duration=None))
+        import anyio
+
+        self.release = anyio.Event()
+
+    async def containers(self) -> list[str]:
+        await self.release.wait()
+        return list(self.running)
+
+
+async def test_startup_sweep_never_removes_an_attempt_started_meanwhile(tmp_path: Path) -> None:
+    async with runtime(tmp_path, FakeExecutor()):
+        pass  # resources exist when the next runtime starts and sweeps
+    slow = SlowSweep()
+    async with runtime(tmp_path, slow, setup=False) as rt:
+        assert rt._sweeps  # the sweep waits in containers()
+        job = await rt.submit(req("fresh"))
+        await wait_status(rt, [job], S.RUNNING)
+        slow.release.set()
+        for _ in range(20):
+            await anyio_sleep(0.01)
+        assert job.status is S.RUNNING and not slow.killed
+        slow.finish(next(iter(slow.running)))
+        await wait_status(rt, [job])
+        assert job.status is S.SUCCEEDED
+
+
+async def anyio_sleep(seconds: float) -> None:
+    import anyio
+
+    await anyio.sleep(seconds)
