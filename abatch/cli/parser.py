@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tui.add_argument("config", nargs="?", metavar="CONFIG", help="TOML config to apply first")
     tui.add_argument("--state-dir", metavar="DIR", help=CONFIG_STATE_DIR_HELP)
+    _api_options(tui, "")
 
     validate = command(
         "validate",

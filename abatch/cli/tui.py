@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .common import CliError, load_config_file, resolve_state_dir
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from abatch.runtime import Runtime
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
@@ -25,4 +31,14 @@ def cmd_tui(args: argparse.Namespace) -> int:
             "terminal UI to a running runtime is not supported yet: stop it, or use the "
             "CLI's client commands (abatch jobs, submit, cancel, …)"
         )
-    return anyio.run(run_tui, settings, config)
+    from .service import api_options, start_api
+
+    api = api_options(args, settings)
+
+    async def serve(rt: Runtime, tg: TaskGroup) -> None:
+        await start_api(tg, rt, api)
+
+    async def main() -> int:
+        return await run_tui(settings, config, on_runtime=serve)
+
+    return anyio.run(main)
