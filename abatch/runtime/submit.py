@@ -132,15 +132,7 @@ class SubmitMixin:
         plain, sequential, n_to_n = self._dependencies(req, size, batch)
         if req.depends_on:
             spec["dependsOn"] = [d.to_aws() for d in req.depends_on]
-        vcpus, memory, gpus = resources_of(spec["container"])
-        common: dict[str, Any] = {
-            "job_name": req.job_name,
-            "job_queue": jq.job_queue_name,
-            "job_definition": f"{jd.job_definition_name}:{jd.revision}",
-            "vcpus": vcpus,
-            "memory": memory,
-            "gpus": gpus,
-        }
+        common = _record_fields(req, jq, jd, resources_of(spec["container"]))
         parent = self._record(str(uuid.uuid4()), common, spec, batch)
         if size is None:
             if plain:
@@ -207,15 +199,7 @@ class SubmitMixin:
             spec["dependsOn"] = [d.to_aws() for d in req.depends_on]
         if plain:
             spec["_waitFor"] = plain
-        vcpus, memory, gpus = layout.totals()
-        common: dict[str, Any] = {
-            "job_name": req.job_name,
-            "job_queue": jq.job_queue_name,
-            "job_definition": f"{jd.job_definition_name}:{jd.revision}",
-            "vcpus": vcpus,
-            "memory": memory,
-            "gpus": gpus,
-        }
+        common = _record_fields(req, jq, jd, layout.totals())
         parent = self._record(str(uuid.uuid4()), common, spec, batch)
         batch.add(parent, top=True)
         shared: dict[str, Any] = {
@@ -330,6 +314,24 @@ class SubmitMixin:
                 status = finished[dep].status
             if status is S.FAILED:
                 self.graph.doomed.add(job.job_id)
+
+
+def _record_fields(
+    req: SubmitJobRequest,
+    jq: JobQueue,
+    jd: JobDefinition,
+    resources: tuple[float, int, int],
+) -> dict[str, Any]:
+    """The JobRecord fields a submission fixes, whatever kind of job it is."""
+    vcpus, memory, gpus = resources
+    return {
+        "job_name": req.job_name,
+        "job_queue": jq.job_queue_name,
+        "job_definition": f"{jd.job_definition_name}:{jd.revision}",
+        "vcpus": vcpus,
+        "memory": memory,
+        "gpus": gpus,
+    }
 
 
 class Batch:
