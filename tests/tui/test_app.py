@@ -30,10 +30,9 @@ async def test_jobs_view_lists_and_updates_from_events(tmp_path: Path) -> None:
         table = app.screen.query_one(JobTable)
         await until(pilot, lambda: table.total == 5 and len(table.visible_rows()) == 5)
         await until(pilot, lambda: sum(r.status is S.RUNNING for r in table.visible_rows()) == 2)
-        text = screen_text(app)
-        assert "job-4" in text and "job-0" in text
-        assert "RUNNABLE" in text and "RUNNING" in text
-        assert "5 job(s)" in text
+        # The status line repaints on its own timer after the table: wait for the screen.
+        wanted = ("job-4", "job-0", "RUNNABLE", "RUNNING", "5 job(s)")
+        await until(pilot, lambda: all(w in screen_text(app) for w in wanted))
         # Newest first: the last submitted on top.
         assert table.visible_rows()[0].name == "job-4"
         assert {r.job_id for r in table.visible_rows()} == {j.job_id for j in jobs}
@@ -48,7 +47,7 @@ async def test_filter_sort_and_status_cycle(tmp_path: Path) -> None:
         await settle(pilot)
         assert table.total == 3
         assert {r.name for r in table.visible_rows()} == {"alpha-0", "alpha-1", "alpha-2"}
-        assert "name alpha*" in screen_text(app)
+        await until(pilot, lambda: "name alpha*" in screen_text(app))
         await pilot.press("o")  # oldest first
         await settle(pilot)
         assert [r.name for r in table.visible_rows()] == ["alpha-0", "alpha-1", "alpha-2"]
@@ -239,12 +238,12 @@ async def test_array_children(tmp_path: Path) -> None:
         await rt.submit_many([req("arr", arrayProperties={"size": 3})])
         table = app.screen.query_one(JobTable)
         await until(pilot, lambda: table.total == 1 and table.selected is not None)
-        assert "arr [3]" in screen_text(app)
+        await until(pilot, lambda: "arr [3]" in screen_text(app))
         await pilot.press("a")
         await settle(pilot)
         await until(pilot, lambda: table.total == 3)
         assert [r.job_id.rsplit(":", 1)[1] for r in table.visible_rows()] == ["0", "1", "2"]
-        assert "children" in screen_text(app)
+        await until(pilot, lambda: "children" in screen_text(app))
         await pilot.press("escape")
         await until(pilot, lambda: table.total == 1)
 

@@ -12,7 +12,7 @@ from abatch.tui.widgets.jobtable import PAGE, JobTable
 from tests.runtime.helpers import runtime
 
 from .fill import fill
-from .helpers import SIZE, manual, screen_text, settle
+from .helpers import SIZE, manual, screen_text, settle, until
 
 N = 100_000
 
@@ -28,7 +28,7 @@ async def test_100k_jobs_open_and_filter(tmp_path: Path) -> None:
             opened = time.monotonic() - started
             assert table.total == N
             assert table.visible_rows()[0].name == "job-099999"
-            assert "100,000 job(s)" in screen_text(app)
+            await until(pilot, lambda: "100,000 job(s)" in screen_text(app))
             # Never more than a few pages in memory.
             assert sum(len(p) for p in table._pages.values()) <= 8 * PAGE
 
