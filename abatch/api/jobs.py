@@ -51,6 +51,8 @@ def summary(job: JobRecord) -> dict[str, Any]:
             "nodeIndex": node.get("nodeIndex"),
             "numNodes": (job.spec.get("nodeProperties") or {}).get("numNodes"),
         }
+    elif job.spec.get("nodeProperties") is not None:  # the multi-node job itself
+        out["nodeProperties"] = {"numNodes": job.spec["nodeProperties"].get("numNodes")}
     if job.spec.get("shareIdentifier") is not None:
         out["shareIdentifier"] = job.spec["shareIdentifier"]
     out["isCancelled"] = job.is_cancelled

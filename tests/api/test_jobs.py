@@ -330,3 +330,29 @@ async def test_non_zero_exit_is_failed_and_every_attempt_is_recorded(tmp_path: P
         assert detail["retryStrategy"] == {"attempts": 2}
         assert [a["container"]["exitCode"] for a in detail["attempts"]] == [3, 3]
         assert detail["container"]["exitCode"] == 3
+
+
+async def test_multi_node_job_and_its_nodes_in_list_jobs(tmp_path: Path) -> None:
+    async with api_runtime(tmp_path, FakeExecutor(manual), vcpus=4) as api:
+        await api.batch(
+            "register_job_definition",
+            jobDefinitionName="mnp",
+            type="multinode",
+            nodeProperties={
+                "numNodes": 3,
+                "mainNode": 0,
+                "nodeRangeProperties": [
+                    {"targetNodes": "0:", "container": {"image": "x", "command": ["true"]}}
+                ],
+            },
+        )
+        out = await api.batch("submit_job", jobName="m", jobQueue="q", jobDefinition="mnp")
+        job_id = str(out["jobId"])
+        await wait_for(api.rt, lambda: api.rt.jobs[job_id].status is S.RUNNING)
+        (parent,) = (await api.batch("list_jobs", jobQueue="q"))["jobSummaryList"]
+        assert parent["nodeProperties"] == {"numNodes": 3}
+        nodes = (await api.batch("list_jobs", multiNodeJobId=job_id, jobStatus="RUNNING"))[
+            "jobSummaryList"
+        ]
+        assert {n["jobId"] for n in nodes} <= {f"{job_id}#{i}" for i in range(3)}
+        assert all(n["nodeProperties"]["numNodes"] == 3 for n in nodes)
