@@ -8,6 +8,8 @@ runtime fails that attempt and carries on.
 
 from __future__ import annotations
 
+import signal
+from dataclasses import dataclass
 from typing import Protocol
 
 from abatch.model.errors import AbatchError
@@ -58,3 +60,24 @@ class EngineUnavailableError(StartError):
     """The executor's engine cannot be reached (e.g. a Docker daemon that is down). Not the
     job's fault: the runtime puts the job back in its queue and the compute environment aside
     until the engine answers again, instead of failing the attempt."""
+
+
+@dataclass(frozen=True, slots=True)
+class KillPlan:
+    """What `kill(handle, grace)` does now: the signal to send, whether to cancel an escalation
+    already armed, and whether to arm one (SIGKILL at the deadline)."""
+
+    signum: int
+    cancel_pending: bool
+    arm: bool
+
+
+def plan_kill(pending_when: float | None, deadline: float, grace_seconds: float) -> KillPlan:
+    """The one rule for every executor: a second kill never postpones an earlier escalation;
+    a grace of 0 or less means SIGKILL at once; otherwise SIGTERM now and SIGKILL at the
+    deadline. `pending_when` is the loop time of an armed escalation, if any."""
+    if pending_when is not None and pending_when <= deadline:
+        return KillPlan(signal.SIGTERM, cancel_pending=False, arm=False)
+    if grace_seconds <= 0:
+        return KillPlan(signal.SIGKILL, cancel_pending=pending_when is not None, arm=False)
+    return KillPlan(signal.SIGTERM, cancel_pending=pending_when is not None, arm=True)

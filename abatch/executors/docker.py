@@ -37,7 +37,7 @@ from typing import Any
 
 import aiodocker
 
-from abatch.executors.base import EngineUnavailableError, Handle, StartError
+from abatch.executors.base import EngineUnavailableError, Handle, StartError, plan_kill
 from abatch.executors.docker_calls import (
     CANNOT_START,
     container_address,
@@ -200,17 +200,12 @@ class DockerExecutor:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(grace_seconds, 0.0)
         pending = own._escalation
-        if pending is not None:
-            if pending.when() <= deadline:
-                await self._signal(own, signal.SIGTERM)
-                return  # an earlier kill already escalates sooner
+        plan = plan_kill(pending.when() if pending else None, deadline, grace_seconds)
+        if plan.cancel_pending and pending is not None:
             pending.cancel()
             own._escalation = None
-        if grace_seconds <= 0:
-            await self._signal(own, signal.SIGKILL)
-            return
-        await self._signal(own, signal.SIGTERM)
-        if not own.done:
+        await self._signal(own, plan.signum)
+        if plan.arm and not own.done:
             own._escalation = loop.call_at(deadline, self._escalate, own)
 
     async def close(self) -> None:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from abatch.executors.base import Handle, StartError
+from abatch.executors.base import Handle, StartError, plan_kill
 from abatch.model.runspec import ExitResult, RunSpec
 
 __all__ = ["ProcessExecutor", "ProcessHandle", "build_env", "live_pids_in_group"]
@@ -279,17 +279,13 @@ class ProcessExecutor:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(grace_seconds, 0.0)
         pending = own._escalation
-        if pending is not None:
-            if pending.when() <= deadline:
-                _signal_group(own.pgid, signal.SIGTERM)
-                return  # an earlier kill already escalates sooner
+        plan = plan_kill(pending.when() if pending else None, deadline, grace_seconds)
+        if plan.cancel_pending and pending is not None:
             pending.cancel()
             own._escalation = None
-        if grace_seconds <= 0:
-            _signal_group(own.pgid, signal.SIGKILL)
-            return
-        _signal_group(own.pgid, signal.SIGTERM)
-        own._escalation = loop.call_at(deadline, self._escalate, own)
+        _signal_group(own.pgid, plan.signum)
+        if plan.arm:
+            own._escalation = loop.call_at(deadline, self._escalate, own)
 
     async def close(self) -> None:
         """Release the shared /dev/null; attempts outlive this call (the runtime stops them)."""
