@@ -30,10 +30,12 @@ from aiohttp import web
 from anyio.abc import TaskStatus
 from pydantic import ValidationError
 
+from abatch.client.http import API_FILE, LOGS_TARGET
+from abatch.client.sigv4 import Credentials, load_credentials
 from abatch.model.errors import AbatchError, ClientError
 
 from . import jobs, logs, policies, resources
-from .auth import Credentials, load_credentials, verify
+from .auth import verify
 from .errors import (
     REQUEST_ID,
     SERVER,
@@ -53,8 +55,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
 MAX_BODY = 1024 * 1024
 OP_LIMITS = {"SubmitJob": 30 * 1024, "RegisterJobDefinition": 24 * 1024}
-API_FILE = "api.json"
-LOGS_TARGET = "Logs_20140328."
 SHUTDOWN_TIMEOUT_S = 2.0
 
 UNSUPPORTED = [

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 from .common import CliError
 
 if TYPE_CHECKING:
-    from abatch.api.client import ApiClient
+    from abatch.client import ApiClient
 
 
 def connect(state_dir: Path) -> ApiClient:
     """A client of the runtime serving `state_dir`; CliError (exit 2) when none does."""
-    from abatch.api.client import ApiClient
+    from abatch.client import ApiClient
 
     client = ApiClient.for_state_dir(state_dir)
     if client is not None:

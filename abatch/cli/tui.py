@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from abatch.api.client import find_runtime
+    from abatch.client import find_runtime
     from abatch.config import RuntimeSettings
     from abatch.tui import run_tui
 

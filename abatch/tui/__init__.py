@@ -28,7 +28,7 @@ async def run_tui(
     """Run the UI until the user quits; returns the exit status (0).
 
     With `attach_url` (the URL of a runtime that already serves the state directory, from
-    `abatch.api.client.find_runtime`), the UI would talk to that runtime; attaching is not
+    `abatch.client.find_runtime`), the UI would talk to that runtime; attaching is not
     implemented yet, so this raises NotImplementedError for the caller to report.
     `on_runtime(rt, tg)` runs once the runtime is up, with a task group that ends before
     the runtime stops: the CLI starts the API there (this package may not import it)."""

@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError as BotoClientError
 
 from abatch.api import serve_api
-from abatch.api.auth import load_credentials
-from abatch.api.client import ApiClient, ApiConnectionError, find_runtime
+from abatch.client import ApiClient, ApiConnectionError, find_runtime
+from abatch.client.sigv4 import load_credentials
 from abatch.executors.fake import FakeExecutor, FakeOutcome
 from abatch.model.errors import ClientError, StateDirError
 from abatch.model.runspec import RunSpec
@@ -94,7 +94,7 @@ async def test_auth_accepts_the_runtime_credentials_and_refuses_anything_else(
 
 
 def _signed(url: str, creds: Any) -> dict[str, Any]:
-    from abatch.api.auth import sign
+    from abatch.client.sigv4 import sign
 
     body = json.dumps({}).encode()
     headers = sign(

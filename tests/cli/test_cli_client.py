@@ -165,7 +165,7 @@ def test_submit_follow_and_list_resources(
     ces = json.loads(cli("ce", "--json", *sd).out)["computeEnvironments"]
     assert ces[0]["computeResources"]["maxvCpus"] == 2
 
-    from abatch.api.client import ApiClient
+    from abatch.client import ApiClient
 
     client = ApiClient(url)
     body = json.loads(cli("definitions", "--json", *sd).out)["jobDefinitions"][0]

@@ -1,4 +1,5 @@
-"""A small blocking client of a running runtime's API, for the CLI (standard library only).
+"""A small blocking client of a running runtime's API, for the CLI and the attached TUI
+(standard library only; it never imports the server, so a client command stays quick).
 
 `find_runtime(state_dir)` reads `<state_dir>/api.json`, which a serving runtime writes, and
 returns its URL when that process is alive. `ApiClient` has one method per operation; an
@@ -20,7 +21,7 @@ from urllib.parse import quote, urlencode
 
 from abatch.model.errors import AbatchError, ClientError
 
-from .auth import Credentials, load_credentials, sign
+from .sigv4 import Credentials, load_credentials, sign
 
 API_FILE = "api.json"
 LOGS_TARGET = "Logs_20140328."
