@@ -81,12 +81,21 @@ async def create_compute_environment(rt: Runtime, p: Params) -> dict[str, Any]:
     return {"computeEnvironmentName": ce.compute_environment_name, "computeEnvironmentArn": ce.arn}
 
 
-def compute_environment_detail(ce: ComputeEnvironment) -> dict[str, Any]:
+def compute_environment_detail(ce: ComputeEnvironment, rt: Runtime) -> dict[str, Any]:
     out = ce.to_aws()
     out.pop("tags", None)
     tags = ce_tags(ce)
     if tags:
         out["tags"] = tags
+    pool = rt.pools.get(ce.compute_environment_name)
+    if (
+        pool is not None
+        and pool.fleet is not None
+        and pool.fleet.managed
+        and "computeResources" in out
+    ):
+        # desiredvCpus follows demand: the vCPUs of the instances running now.
+        out["computeResources"]["desiredvCpus"] = round(pool.fleet.total_vcpus)
     return out
 
 
@@ -102,7 +111,7 @@ async def describe_compute_environments(rt: Runtime, p: Params) -> dict[str, Any
         "computeEnvironments",
         ces,
         lambda ce: [ce.compute_environment_name],
-        compute_environment_detail,
+        lambda ce: compute_environment_detail(ce, rt),
     )
 
 

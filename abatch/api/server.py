@@ -34,7 +34,7 @@ from abatch.client.http import API_FILE, LOGS_TARGET
 from abatch.client.sigv4 import Credentials, load_credentials
 from abatch.model.errors import AbatchError, ClientError
 
-from . import jobs, logs, policies, resources
+from . import instances, jobs, logs, policies, resources
 from .auth import verify
 from .errors import (
     REQUEST_ID,
@@ -84,6 +84,7 @@ OPERATIONS: dict[str, Operation] = {
     **jobs.OPERATIONS,
     **resources.OPERATIONS,
     **policies.OPERATIONS,
+    **instances.OPERATIONS,  # local extensions
 }
 _BY_PATH = {name.lower(): name for name in [*OPERATIONS, *UNSUPPORTED]}
 

@@ -46,13 +46,15 @@ def _command(name: str) -> Command:
             "cancel": jobctl.cmd_cancel,
             "terminate": jobctl.cmd_terminate,
         }[name]
-    if name in ("queues", "ce", "definitions"):
+    if name in ("queues", "ce", "definitions", "instances", "reclaim"):
         from . import resources
 
         return {
             "queues": resources.cmd_queues,
             "ce": resources.cmd_ce,
             "definitions": resources.cmd_definitions,
+            "instances": resources.cmd_instances,
+            "reclaim": resources.cmd_reclaim,
         }[name]
     from . import read
 

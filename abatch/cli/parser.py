@@ -19,8 +19,8 @@ exit codes:
   2    bad input: wrong arguments, a config with problems (`run`, `serve`), a state
        directory that cannot be used or is in use, an unknown job id or attempt, a
        request the runtime refused (its message), an API port that cannot be used;
-       `submit`, `cancel`, `terminate`, `queues`, `ce`, `definitions`: no runtime is
-       running on the state directory
+       `submit`, `cancel`, `terminate`, `queues`, `ce`, `definitions`, `instances`,
+       `reclaim`: no runtime is running on the state directory
   130  interrupted (Ctrl-C or SIGTERM during `run`, whose unfinished jobs are kept;
        Ctrl-C during `logs -f`)
 """
@@ -60,10 +60,10 @@ unfinished by an earlier runtime on the same state directory are resumed.
 
 It serves the AWS Batch API (and the CloudWatch Logs reads) on http://127.0.0.1:8765 by
 default (--host, --port, or the config's [runtime] api_host / api_port), and writes the URL
-to <state dir>/api.json, where `abatch submit`, `cancel`, `terminate`, `queues`, `ce` and
-`definitions` find it. Any address other than a loopback one needs authentication (--auth,
-or [runtime] api_auth = true): requests must then be signed with the key in
-<state dir>/credentials.json.
+to <state dir>/api.json, where `abatch submit`, `cancel`, `terminate`, `queues`, `ce`,
+`definitions`, `instances` and `reclaim` find it. Any address other than a loopback one
+needs authentication (--auth, or [runtime] api_auth = true): requests must then be signed
+with the key in <state dir>/credentials.json.
 
 Stopping is clean: running attempts get SIGTERM (SIGKILL after kill_grace_seconds) and are
 requeued, everything is committed and the state directory is released. A second Ctrl-C
@@ -314,6 +314,23 @@ def _client_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     ce = command("ce", "list the compute environments")
     ce.add_argument("--json", action="store_true", help="print DescribeComputeEnvironments' answer")
     ce.add_argument("--state-dir", metavar="DIR", help=CLIENT_STATE_DIR_HELP)
+
+    instances = command(
+        "instances", "list the instances of compute environments and the jobs on them"
+    )
+    instances.add_argument("--ce", metavar="NAME", help="only this compute environment's")
+    instances.add_argument(
+        "--json", action="store_true", help="print ListInstances' answer (a local operation)"
+    )
+    instances.add_argument("--state-dir", metavar="DIR", help=CLIENT_STATE_DIR_HELP)
+
+    reclaim = command(
+        "reclaim",
+        "reclaim a Spot instance now: its jobs end with 'Host EC2 (instance ...) terminated.'",
+    )
+    reclaim.add_argument("instance_id", metavar="INSTANCE_ID")
+    reclaim.add_argument("--json", action="store_true", help="print ReclaimInstance's answer")
+    reclaim.add_argument("--state-dir", metavar="DIR", help=CLIENT_STATE_DIR_HELP)
 
     definitions = command("definitions", "list the active job definition revisions")
     definitions.add_argument("--name", metavar="N", help="only the revisions of definition N")

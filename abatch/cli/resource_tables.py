@@ -103,6 +103,43 @@ def ces_lines(ces: Sequence[Mapping[str, Any]]) -> list[str]:
     return render_table(headers, rows, {4: REASON_WIDTH})
 
 
+def instances_lines(instances: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Instances (ListInstances, a local operation) with what is in use and their jobs."""
+    rows = []
+    for i in instances:
+        jobs = [str(j.get("jobName") or j.get("jobId")) for j in i.get("jobs") or []]
+        gpus = f"{i.get('usedGpus', 0)}/{i.get('gpus', 0)}" if i.get("gpus") else "-"
+        rows.append(
+            (
+                i.get("instanceId"),
+                i.get("computeEnvironment"),
+                i.get("host") or i.get("instanceType"),
+                i.get("lifecycle"),
+                f"{_num(i.get('usedVcpus'))}/{_num(i.get('vcpus'))}",
+                f"{i.get('usedMemory', 0)}/{i.get('memory', 0)}",
+                gpus,
+                i.get("hostKey"),
+                ", ".join(jobs) if jobs else "(idle)",
+            )
+        )
+    headers = (
+        "INSTANCE",
+        "COMPUTE ENV",
+        "TYPE/HOST",
+        "LIFECYCLE",
+        "VCPUS",
+        "MEMORY MIB",
+        "GPUS",
+        "ON",
+        "JOBS",
+    )
+    return render_table(headers, rows, {8: REASON_WIDTH})
+
+
+def _num(value: object) -> str:
+    return f"{float(value):g}" if isinstance(value, int | float) else "-"
+
+
 def definitions_lines(definitions: Sequence[Mapping[str, Any]]) -> list[str]:
     """Job definition revisions by name, then revision."""
     rows = []

@@ -17,7 +17,7 @@ import anyio
 
 from .common import EXIT_OK, resolve_state_dir
 from .connect import connect
-from .resource_tables import ces_lines, definitions_lines, queues_lines
+from .resource_tables import ces_lines, definitions_lines, instances_lines, queues_lines
 
 
 def cmd_queues(args: argparse.Namespace) -> int:
@@ -63,6 +63,39 @@ def cmd_ce(args: argparse.Namespace) -> int:
     else:
         for line in ces_lines(ces):
             print(line)
+    return EXIT_OK
+
+
+def cmd_instances(args: argparse.Namespace) -> int:
+    state_dir = resolve_state_dir(args.state_dir)
+    instances = connect(state_dir).list_instances(args.ce)
+    if args.json:
+        print(json.dumps({"instances": instances}, indent=2))
+    elif not instances:
+        where = f" in compute environment {args.ce!r}" if args.ce else ""
+        print(f"no instances{where} in the runtime on {state_dir}")
+    else:
+        for line in instances_lines(instances):
+            print(line)
+    return EXIT_OK
+
+
+def cmd_reclaim(args: argparse.Namespace) -> int:
+    state_dir = resolve_state_dir(args.state_dir)
+    instance = connect(state_dir).reclaim_instance(args.instance_id)
+    if args.json:
+        print(json.dumps({"instance": instance}, indent=2))
+    else:
+        jobs = [str(j.get("jobId")) for j in instance.get("jobs") or []]
+        ce = instance.get("computeEnvironment")
+        print(
+            f"reclaimed {args.instance_id} "
+            f"({instance.get('instanceType')}, compute environment {ce})"
+        )
+        for job_id in jobs:
+            print(f"  job {job_id}: Host EC2 (instance {args.instance_id}) terminated.")
+        if not jobs:
+            print("  no job ran on it")
     return EXIT_OK
 
 

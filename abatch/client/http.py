@@ -202,6 +202,15 @@ class ApiClient:
                 return out
             params["nextToken"] = page["nextToken"]
 
+    # ------------------------------------------------------------------ instances (local)
+
+    def list_instances(self, compute_environment: str | None = None) -> list[dict[str, Any]]:
+        body = {"computeEnvironment": compute_environment} if compute_environment else {}
+        return list(self.call("ListInstances", body)["instances"])
+
+    def reclaim_instance(self, instance_id: str) -> dict[str, Any]:
+        return dict(self.call("ReclaimInstance", {"instanceId": instance_id})["instance"])
+
     # ------------------------------------------------------------------ policies, tags
 
     def create_scheduling_policy(

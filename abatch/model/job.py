@@ -102,12 +102,15 @@ class Attempt:
     reason: str | None = None
     status_reason: str | None = None
     pid: int | None = None
+    instance_id: str | None = None  # the instance (or declared host) it ran on
 
     def to_aws(self) -> dict[str, Any]:
         container: dict[str, Any] = {
             "logStreamName": self.log_stream,
             "taskArn": f"arn:aws:ecs:us-east-1:123456789012:task/{self.ce}/{self.task_id}",
         }
+        if self.instance_id is not None:
+            container["containerInstanceArn"] = container_instance_arn(self.ce, self.instance_id)
         if self.exit_code is not None:
             container["exitCode"] = self.exit_code
         if self.reason is not None:
@@ -239,6 +242,8 @@ class JobRecord:
         if a is not None:
             container["logStreamName"] = a.log_stream
             container["taskArn"] = f"arn:aws:ecs:us-east-1:123456789012:task/{a.ce}/{a.task_id}"
+            if a.instance_id is not None:
+                container["containerInstanceArn"] = container_instance_arn(a.ce, a.instance_id)
             if a.exit_code is not None:
                 container["exitCode"] = a.exit_code
             if a.reason is not None:
@@ -247,6 +252,12 @@ class JobRecord:
         out["isCancelled"] = self.is_cancelled
         out["isTerminated"] = self.is_terminated
         return out
+
+
+def container_instance_arn(ce: str, instance_id: str) -> str:
+    """ECS's container instance ARN, with the EC2 instance id where ECS has its own id, so
+    that it names the instance (abatch has no separate ECS id)."""
+    return f"arn:aws:ecs:us-east-1:123456789012:container-instance/{ce}/{instance_id}"
 
 
 def _jd_arn_from_ref(ref: str) -> str:

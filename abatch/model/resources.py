@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from .base import AwsModel, ResourceName, ce_arn, jd_arn, jq_arn
+from .catalog import unknown_instance_type
 from .enums import (
     AllocationStrategy,
     CEType,
@@ -46,6 +47,15 @@ class ComputeResources(AwsModel):
     bid_percentage: int | None = Field(default=None, ge=0, le=100)
     tags: dict[str, str] | None = None
 
+    @field_validator("instance_types")
+    @classmethod
+    def _instance_types(cls, value: list[str] | None) -> list[str] | None:
+        for entry in value or []:
+            problem = unknown_instance_type(entry)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
     def _min_le_max(self) -> ComputeResources:
         if self.min_vcpus > self.max_vcpus:
@@ -55,7 +65,46 @@ class ComputeResources(AwsModel):
         return self
 
 
-LOCAL_CE_SETTINGS = frozenset({"executor", "memory", "gpus", "docker_host", "keep_containers"})
+_DOCKER_SCHEMES = ("unix://", "tcp://", "ssh://")
+
+
+class UnmanagedHost(AwsModel):
+    """A host of an UNMANAGED compute environment (a local setting): this machine when
+    `docker_host` is absent, else the Docker engine at that endpoint."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    vcpus: float = Field(gt=0, le=4096)
+    memory: int = Field(gt=0, description="MiB")
+    gpus: int = Field(default=0, ge=0, le=64)
+    docker_host: str | None = None
+
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_host(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_DOCKER_SCHEMES):
+            raise ValueError(f"docker_host {value!r} must start with unix://, tcp:// or ssh://")
+        return value
+
+    @property
+    def host_key(self) -> str:
+        """Names the machine: its Docker endpoint, or "local" for this one."""
+        return self.docker_host or "local"
+
+
+# Fields AWS has no name for. All but `hosts` can also be given as `abatch:` tags.
+TAG_CE_SETTINGS = frozenset(
+    {
+        "executor",
+        "memory",
+        "gpus",
+        "docker_host",
+        "keep_containers",
+        "instance_idle_seconds",
+        "spot_reclaim_rate",
+    }
+)
+LOCAL_CE_SETTINGS = TAG_CE_SETTINGS | {"hosts"}
+DEFAULT_INSTANCE_IDLE_SECONDS = 60.0
 
 
 class ComputeEnvironment(AwsModel):
@@ -72,6 +121,16 @@ class ComputeEnvironment(AwsModel):
     gpus: int = Field(default=0, ge=0)
     docker_host: str | None = Field(default=None, description="unix://, tcp://, ssh://")
     keep_containers: bool = False
+    instance_idle_seconds: float = Field(
+        default=DEFAULT_INSTANCE_IDLE_SECONDS,
+        ge=0,
+        le=86400,
+        description="an instance with no job for this long is retired (down to minvCpus)",
+    )
+    spot_reclaim_rate: float = Field(
+        default=0.0, ge=0, le=3600, description="SPOT: reclaims per instance per hour"
+    )
+    hosts: list[UnmanagedHost] | None = Field(default=None, max_length=256)
     # Set by the runtime.
     status: ResourceStatus = ResourceStatus.VALID
     status_reason: str | None = "ComputeEnvironment Healthy"
@@ -79,7 +138,7 @@ class ComputeEnvironment(AwsModel):
     @field_validator("docker_host")
     @classmethod
     def _docker_host(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("unix://", "tcp://", "ssh://")):
+        if value is not None and not value.startswith(_DOCKER_SCHEMES):
             raise ValueError(f"docker_host {value!r} must start with unix://, tcp:// or ssh://")
         return value
 
@@ -89,7 +148,36 @@ class ComputeEnvironment(AwsModel):
             raise ValueError("a MANAGED compute environment needs compute_resources")
         if self.type is CEType.UNMANAGED and self.compute_resources is not None:
             raise ValueError("an UNMANAGED compute environment takes no compute_resources")
+        if self.hosts is not None:
+            self._check_hosts(self.hosts)
+        cr = self.compute_resources
+        if self.spot_reclaim_rate and (
+            cr is None or cr.type is not ComputeResourceType.SPOT or not cr.instance_types
+        ):
+            raise ValueError(
+                "spot_reclaim_rate applies only to a SPOT compute environment with "
+                "compute_resources.instance_types (it reclaims its instances)"
+            )
         return self
+
+    def _check_hosts(self, hosts: list[UnmanagedHost]) -> None:
+        if self.type is not CEType.UNMANAGED:
+            raise ValueError(
+                "hosts: only an UNMANAGED compute environment takes hosts (a MANAGED one "
+                "launches its own instances)"
+            )
+        if not hosts:
+            raise ValueError("hosts: give at least one host, or leave hosts out")
+        seen: set[str] = set()
+        for i, host in enumerate(hosts):
+            if host.name in seen:
+                raise ValueError(f"hosts[{i}].name: another host is named {host.name!r}")
+            seen.add(host.name)
+            if host.docker_host is not None and self.executor is not ExecutorKind.DOCKER:
+                raise ValueError(
+                    f'hosts[{i}].docker_host: a Docker endpoint needs executor = "docker" '
+                    f"(the process executor runs on this machine only)"
+                )
 
     @property
     def arn(self) -> str:
@@ -99,6 +187,8 @@ class ComputeEnvironment(AwsModel):
     def max_vcpus(self) -> float:
         if self.compute_resources is not None:
             return self.compute_resources.max_vcpus
+        if self.unmanaged_vcpus is None and self.hosts:
+            return sum(h.vcpus for h in self.hosts)
         return self.unmanaged_vcpus or 0.0
 
     def to_aws(self) -> dict[str, Any]:

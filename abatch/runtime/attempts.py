@@ -60,6 +60,7 @@ class Running:
     executor: Executor
     handle: Handle | None = None
     final_reason: str | None = None  # set by terminate/timeout: ends FAILED, never retried
+    host_lost: str | None = None  # set by a Spot reclaim: the status reason, retry by rules
     kill_requested: bool = False
     timer: asyncio.TimerHandle | None = None
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -103,9 +104,9 @@ class AttemptsMixin:
     node_jobs: dict[str, list[JobRecord]]
     _supervise_gang: Callable[[Running], Any]
 
-    def _place(self, job: JobRecord, ce_name: str, now: int) -> None:
+    def _place(self, job: JobRecord, ce_name: str, now: int, instance: str | None = None) -> None:
         ce = self.registry.compute_environments[ce_name]
-        executor = self._executor(ce)
+        executor = self._executor(ce, self._endpoint(ce_name, instance))
         task_id = self.prepared.take()
         jd_name = job.job_definition.partition(":")[0]
         attempt = Attempt(
@@ -114,6 +115,7 @@ class AttemptsMixin:
             task_id=task_id,
             log_stream=log_stream_name(jd_name, task_id),
             created_at=now,
+            instance_id=instance,
         )
         job.attempts.append(attempt)
         job.ce = ce_name
@@ -128,13 +130,29 @@ class AttemptsMixin:
         else:
             self._tg.start_soon(self._supervise, run)
 
-    def _executor(self, ce: ComputeEnvironment) -> Executor:
-        """The executor for a compute environment: an injected one for its kind (tests), else
-        one process executor for all, and one Docker executor per endpoint."""
+    def _endpoint(self, ce_name: str, instance: str | None) -> str | None:
+        """The Docker endpoint of a declared host (None: this machine, or the compute
+        environment's own `docker_host`)."""
+        pool = self.pools.get(ce_name)
+        if instance is None or pool is None or pool.fleet is None:
+            return None
+        inst = pool.fleet.instances.get(instance)
+        return inst.endpoint if inst is not None else None
+
+    def _executors_of(self, ce: ComputeEnvironment) -> list[Executor]:
+        """Every executor a compute environment uses: one per declared Docker endpoint."""
+        endpoints = {h.docker_host for h in ce.hosts or []} or {None}
+        return [self._executor(ce, e) for e in sorted(endpoints, key=lambda e: e or "")]
+
+    def _executor(self, ce: ComputeEnvironment, endpoint: str | None = None) -> Executor:
+        """The executor for a compute environment (on a declared host's `endpoint`): an
+        injected one for its kind (tests), else one process executor for all, and one
+        Docker executor per endpoint."""
         injected = self._executors.get(ce.executor)
         if injected is not None:
             return injected
-        key = (ce.executor.value, ce.docker_host, ce.keep_containers)
+        docker_host = endpoint or ce.docker_host
+        key = (ce.executor.value, docker_host, ce.keep_containers)
         ex = self._ce_executors.get(key)
         if ex is None:
             if ce.executor is ExecutorKind.PROCESS:
@@ -145,7 +163,7 @@ class AttemptsMixin:
                 from abatch.executors.docker import DockerExecutor
 
                 ex = DockerExecutor(
-                    ce.docker_host, keep_containers=ce.keep_containers, runtime_id=self.runtime_id
+                    docker_host, keep_containers=ce.keep_containers, runtime_id=self.runtime_id
                 )
             self._ce_executors[key] = ex
         return ex
@@ -287,6 +305,23 @@ class AttemptsMixin:
         if run.final_reason is not None:
             attempt.status_reason = run.final_reason
             self._finish(job, S.FAILED, now, run.final_reason)
+        elif run.host_lost is not None:
+            # The host went away under the attempt (a Spot reclaim): no exit code of the
+            # job's own; the retry strategy decides on the status reason.
+            attempt.exit_code = attempt.reason = None
+            attempt.status_reason = run.host_lost
+            counted = sum(1 for a in job.attempts if a.status_reason not in NOT_COUNTED)
+            decision = decide_retry(
+                job.spec.get("retryStrategy"),
+                counted,
+                exit_code=None,
+                reason=None,
+                status_reason=run.host_lost,
+            )
+            if decision.retry:
+                self._requeue_front(job, now, run.host_lost)
+            else:
+                self._finish(job, S.FAILED, now, run.host_lost)
         elif self._stopping and run.kill_requested:
             attempt.status_reason = REASON_INTERRUPTED
             self._requeue_front(job, now)

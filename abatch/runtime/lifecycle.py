@@ -31,7 +31,12 @@ from abatch.model.enums import ResourceStatus as Status
 from abatch.model.errors import ClientError, ConflictError, NotFoundError
 from abatch.model.job import JobRecord
 from abatch.model.policy import tag_problem
-from abatch.model.resources import LOCAL_CE_SETTINGS, ComputeEnvironment, JobQueue
+from abatch.model.resources import (
+    LOCAL_CE_SETTINGS,
+    TAG_CE_SETTINGS,
+    ComputeEnvironment,
+    JobQueue,
+)
 
 if TYPE_CHECKING:
     from abatch.scheduler.placement import CapacityPool
@@ -72,8 +77,8 @@ def split_local_tags(tags: dict[str, str] | None) -> tuple[dict[str, str], dict[
             plain[key] = value
             continue
         name = key[len(LOCAL_PREFIX) :].replace("-", "_")
-        if name not in LOCAL_CE_SETTINGS:
-            known = ", ".join(_tag_name(n) for n in sorted(LOCAL_CE_SETTINGS))
+        if name not in TAG_CE_SETTINGS:
+            known = ", ".join(_tag_name(n) for n in sorted(TAG_CE_SETTINGS))
             raise ClientError(f"tag {key!r} is not an abatch setting; known: {known}")
         settings[name] = value
     return plain, settings
@@ -87,7 +92,7 @@ def ce_tags(ce: ComputeEnvironment) -> dict[str, str]:
     """A compute environment's tags as the API shows them: its AWS tags plus one `abatch:`
     tag per local setting that differs from the default."""
     out = dict(ce.tags or {})
-    for name in sorted(LOCAL_CE_SETTINGS):
+    for name in sorted(TAG_CE_SETTINGS):
         value = getattr(ce, name)
         if value is None or value == type(ce).model_fields[name].default:
             continue
@@ -104,7 +109,7 @@ def with_local_tags(ce: ComputeEnvironment, tags: dict[str, str]) -> ComputeEnvi
     whose tag is absent goes back to its default), the others become its AWS tags."""
     plain, settings = split_local_tags(tags)
     doc = ce.model_dump()
-    for name in LOCAL_CE_SETTINGS:
+    for name in TAG_CE_SETTINGS:
         doc[name] = settings.get(name, type(ce).model_fields[name].default)
     doc["tags"] = plain or None
     try:
@@ -112,7 +117,7 @@ def with_local_tags(ce: ComputeEnvironment, tags: dict[str, str]) -> ComputeEnvi
     except ValidationError as exc:
         first = exc.errors()[0]
         where = str(first["loc"][0]) if first["loc"] else ""
-        if where in LOCAL_CE_SETTINGS:
+        if where in TAG_CE_SETTINGS:
             raise ClientError(f"tag {_tag_name(where)}: {first['msg']}") from None
         raise ClientError(first["msg"]) from None
 

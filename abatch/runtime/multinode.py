@@ -228,6 +228,7 @@ class MultiNodeMixin:
             task_id=task_id,
             log_stream=log_stream_name(jd_name, task_id),
             created_at=now,
+            instance_id=run.attempt.instance_id,
         )
         node.attempts.append(attempt)
         node.ce = run.attempt.ce

@@ -49,7 +49,9 @@ class RecoveryMixin:
     _held_orphans: set[str]  # orphans whose engine is down: they keep their capacity
     _fresh_keys: set[str]  # attempts started while a sweep runs: never swept
     _tg: TaskGroup | None
-    _executor: Callable[[ComputeEnvironment], Executor]
+    _executor: Callable[[ComputeEnvironment, str | None], Executor]
+    _executors_of: Callable[[ComputeEnvironment], list[Executor]]
+    _endpoint: Callable[[str, str | None], str | None]
     _supervise: Callable[..., Any]
     _requeue_front: Callable[..., None]
     _abandon_nodes: Callable[..., None]  # MultiNodeMixin
@@ -71,7 +73,7 @@ class RecoveryMixin:
                 self._abandon_nodes(job, now, kill_orphan)
                 self._abandon(job, now, kill=False)
                 continue
-            executor = self._executor(ce)
+            executor = self._executor(ce, self._endpoint(attempt.ce, attempt.instance_id))
             adopt = getattr(executor, "adopt", None)
             if adopt is None:
                 self._abandon(job, now, kill=ce.executor is ExecutorKind.PROCESS)
@@ -100,16 +102,16 @@ class RecoveryMixin:
             if executor not in swept:
                 swept.append(executor)
             if pool is not None:
-                pool.take(job)
+                pool.take(job, attempt.instance_id)
                 pool.unavailable = None
             run = Running(job, attempt, executor)
             self.running[job.job_id] = run
             assert self._tg is not None
             self._tg.start_soon(self._supervise, run, handle)
         for ce in self.registry.compute_environments.values():
-            executor = self._executor(ce)
-            if hasattr(executor, "containers") and executor not in swept:
-                swept.append(executor)
+            for executor in self._executors_of(ce):
+                if hasattr(executor, "containers") and executor not in swept:
+                    swept.append(executor)
         pending = {j.current_attempt.task_id for j in waiting if j.current_attempt is not None}
         assert self._tg is not None
         if swept:
@@ -128,7 +130,8 @@ class RecoveryMixin:
         if pool is None:
             return
         if job.job_id not in self._held_orphans:
-            pool.take(job)
+            attempt = job.current_attempt
+            pool.take(job, attempt.instance_id if attempt is not None else None)
             self._held_orphans.add(job.job_id)
         pool.unavailable = reason
 

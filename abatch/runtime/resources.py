@@ -25,8 +25,11 @@ from abatch.scheduler.nodes import multinode_refusal
 from abatch.scheduler.placement import CapacityPool
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from abatch.config import LoadedConfig
     from abatch.config.settings import RuntimeSettings
+    from abatch.scheduler.fleet import Fleet
     from abatch.store.sqlite import SqliteStore
 
     from .registry import Registry
@@ -62,11 +65,13 @@ class ResourceManager:
     pools: dict[str, CapacityPool]
     runnable: dict[str, deque[JobRecord]]
     _wake: asyncio.Event
+    _fleet_for: Callable[[ComputeEnvironment, Fleet | None], Fleet | None]  # InstancesMixin
 
     def _set_ce(self, ce: ComputeEnvironment) -> None:
         name = ce.compute_environment_name
         self.registry.compute_environments[name] = ce
         old = self.pools.get(name)
+        fleet = self._fleet_for(ce, old.fleet if old is not None else None)
         pool = CapacityPool(
             name=name,
             enabled=ce.state is ResourceState.ENABLED,
@@ -74,7 +79,12 @@ class ResourceManager:
             memory=ce.memory or host_memory_mib(),
             gpus=ce.gpus,
             multinode=multinode_refusal(ce) is None,
+            fleet=fleet,
         )
+        if fleet is not None and not fleet.managed:
+            # Declared hosts: the environment's capacity is theirs.
+            pool.memory = sum(i.memory for i in fleet.instances.values())
+            pool.gpus = sum(i.gpus for i in fleet.instances.values())
         if old is not None:
             pool.used_vcpus, pool.used_memory, pool.used_gpus = (
                 old.used_vcpus,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from abatch.store.sqlite import SqliteStore
 from .attempts import AttemptsMixin, Running
 from .bus import EventBus
 from .graph import ArrayState, Graph, RecentlyFinished
+from .instances import InstancesMixin
 from .jstla import TimeLimitMixin
 from .moves import MovesMixin, now_ms
 from .multinode import MultiNodeMixin
@@ -59,6 +61,7 @@ class Runtime(
     TimeLimitMixin,
     SubmitMixin,
     ResourceManager,
+    InstancesMixin,
     OperationsMixin,
 ):
     def __init__(
@@ -97,6 +100,11 @@ class Runtime(
         self._seq_hi = 0
         self._seq_lo = 0
         self._lock = StateLock(self.state_dir)
+        self.rng = random.Random()  # Spot reclaims at random; tests seed their own
+        self._reclaim_timers: dict[str, asyncio.TimerHandle] = {}
+        self._instances_event = asyncio.Event()
+        self._scale_timer: asyncio.TimerHandle | None = None
+        self._scale_at: int | None = None
         self._tg: TaskGroup | None = None
         self.store: SqliteStore
         self.started_at = now_ms()
@@ -131,6 +139,7 @@ class Runtime(
     async def _load(self) -> None:
         for ce in await self.store.compute_environments():
             self._set_ce(ce)
+        await self._load_instances()
         for jq in await self.store.job_queues():
             self.registry.job_queues[jq.job_queue_name] = jq
             self.runnable.setdefault(jq.job_queue_name, deque())
@@ -219,6 +228,9 @@ class Runtime(
         self._stopping = True
         if self._jstla_timer is not None:
             self._jstla_timer.cancel()
+        for timer in [*self._reclaim_timers.values(), self._scale_timer]:
+            if timer is not None:
+                timer.cancel()
         for run in list(self.running.values()):
             self._kill(run, self.settings.kill_grace_seconds)
         for run in list(self.running.values()):
@@ -258,9 +270,10 @@ class Runtime(
             jq = self.registry.job_queues.get(name)
             if dq and jq is not None:
                 views.append(QueueView(name, jq.priority, jq.ce_names(), dq))
-        decisions = plan(views, self.pools)
+        decisions = plan(views, self.pools, now, self.new_instance_id)
+        self._carry_out(decisions)
         for place in decisions.placements:
-            self._place(place.job, place.ce, now)
+            self._place(place.job, place.ce, now, place.instance)
         # Placed jobs are a prefix of their deque: drop them now, so a job that fails and is
         # requeued at the front before the next pass is never in its deque twice.
         for view in views:

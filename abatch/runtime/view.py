@@ -14,17 +14,22 @@ from abatch.model.job import JobRecord
 from abatch.store import pages
 from abatch.store.pages import PageFilter
 
+from .instances import InstanceInfo
+
 if TYPE_CHECKING:
     from .runtime import Runtime
 
 __all__ = [
+    "InstanceInfo",
     "PageFilter",
     "dependents",
     "finished_counts",
+    "instances",
     "job_count",
     "job_page",
     "log_path",
     "queue_position",
+    "reclaim",
 ]
 
 
@@ -73,3 +78,15 @@ async def queue_position(rt: Runtime, job: JobRecord) -> int | None:
 
 def log_path(rt: Runtime, stream: str) -> Path:
     return rt.log_path(stream)
+
+
+def instances(rt: Runtime, ce: str | None = None) -> list[InstanceInfo]:
+    """Instances (and declared hosts) with the jobs on them, from memory; `ce` narrows to
+    one compute environment (NotFoundError if it does not exist). Await
+    `rt.instances_changed()` to learn when to read again."""
+    return rt.instances(ce)
+
+
+def reclaim(rt: Runtime, instance_id: str) -> InstanceInfo:
+    """Reclaim a Spot instance (ClientError for an On-Demand one or a declared host)."""
+    return rt.reclaim_instance(instance_id)

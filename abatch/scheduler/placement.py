@@ -14,18 +14,25 @@ Rules (reference §8.1, §8.2):
   all), and only in one that can run multi-node jobs (not SPOT, Fargate or UNMANAGED; those
   are refused at submit, this covers a compute environment changed since).
 
+A compute environment with a fleet (fleet.py: virtual instances, or declared hosts) places
+each job on one instance, launching one when the allocation strategy allows; the plan then
+carries the launches, and the retirements of instances idle long enough, for the runtime to
+carry out. One without (instanceTypes not given, Fargate) is a single pool of capacity.
+
 The queues hand in their RUNNABLE jobs as an ordered iterable (head first). Entries that are
 no longer RUNNABLE are skipped, so the runtime can remove lazily. Cost is proportional to
-the jobs placed plus the queues, never to the number waiting.
+the jobs placed plus the queues and instances, never to the number waiting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from abatch.model.enums import JobStatus
 from abatch.model.job import JobRecord
+
+from .fleet import Fleet, Instance
 
 REASON_MAX_CPU = (
     "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - CE(s) associated with the job queue "
@@ -58,6 +65,7 @@ class CapacityPool:
     used_gpus: int = 0
     unavailable: str | None = None  # why it cannot take jobs right now (engine down)
     multinode: bool = True  # can run multi-node parallel jobs
+    fleet: Fleet | None = None  # instances or hosts; None: one pool of capacity
 
     @property
     def usable(self) -> bool:
@@ -67,6 +75,8 @@ class CapacityPool:
         return self.multinode or not job.is_multinode
 
     def fits_now(self, job: JobRecord) -> bool:
+        if self.fleet is not None:
+            return self.can_run(job) and self.fleet.pick(job) is not None
         return self.can_run(job) and (
             self.used_vcpus + job.vcpus <= self.vcpus + 1e-9
             and self.used_memory + job.memory <= self.memory
@@ -74,21 +84,50 @@ class CapacityPool:
         )
 
     def fits_ever(self, job: JobRecord) -> bool:
+        if self.fleet is not None:
+            return self.can_run(job) and self.fleet.fits_ever(job)
         return self.can_run(job) and (
             job.vcpus <= self.vcpus + 1e-9 and job.memory <= self.memory and job.gpus <= self.gpus
         )
 
-    def take(self, job: JobRecord) -> None:
+    def cpu_never(self, job: JobRecord) -> bool:
+        if self.fleet is not None:
+            return self.fleet.cpu_never(job)
+        return job.vcpus > self.vcpus + 1e-9
+
+    def take(self, job: JobRecord, instance_id: str | None = None) -> Instance | None:
+        """Count `job` as running here; with a fleet, on `instance_id` (when it is still
+        known) or on the instance it would be placed on now. Returns that instance."""
         self.used_vcpus += job.vcpus
         self.used_memory += job.memory
         self.used_gpus += job.gpus
+        fleet = self.fleet
+        if fleet is None:
+            return None
+        inst = fleet.instances.get(instance_id) if instance_id is not None else None
+        if inst is None:
+            found = fleet.pick(job)
+            inst = found if isinstance(found, Instance) else None
+        if inst is not None:
+            fleet.take(job, inst)
+        return inst
 
     def give(self, job: JobRecord) -> None:
         self.used_vcpus = max(0.0, self.used_vcpus - job.vcpus)
         self.used_memory = max(0, self.used_memory - job.memory)
         self.used_gpus = max(0, self.used_gpus - job.gpus)
+        if self.fleet is not None:
+            self.fleet.give(job)
 
     def free_text(self) -> str:
+        fleet = self.fleet
+        if fleet is not None:
+            noun = "instance(s)" if fleet.managed else "host(s)"
+            limit = f" (maxvCpus {fleet.max_vcpus:g})" if fleet.managed else ""
+            return (
+                f"{self.name} has {len(fleet.instances)} {noun} with "
+                f"{fleet.total_vcpus:g} vCPU{limit}, {self.used_vcpus:g} in use"
+            )
         return (
             f"{self.name} has {self.vcpus - self.used_vcpus:g} of {self.vcpus:g} vCPU, "
             f"{self.memory - self.used_memory} of {self.memory} MiB"
@@ -109,6 +148,19 @@ class QueueView:
 class Place:
     job: JobRecord
     ce: str
+    instance: str | None = None  # the instance id, in a compute environment with a fleet
+
+
+@dataclass(slots=True, frozen=True)
+class Launch:
+    ce: str
+    instance: Instance
+
+
+@dataclass(slots=True, frozen=True)
+class Retire:
+    ce: str
+    instance: Instance
 
 
 @dataclass(slots=True, frozen=True)
@@ -124,6 +176,9 @@ class Wait:
 class Plan:
     placements: list[Place] = field(default_factory=list)
     waits: list[Wait] = field(default_factory=list)
+    launches: list[Launch] = field(default_factory=list)
+    retirements: list[Retire] = field(default_factory=list)
+    wake_at: int | None = None  # when an idle instance is due to retire: plan again then
 
 
 def needs_text(job: JobRecord) -> str:
@@ -139,14 +194,26 @@ def never_fit_reason(job: JobRecord, pools: Sequence[CapacityPool]) -> str | Non
         return None
     if not any(p.can_run(job) for p in pools):
         return REASON_NO_MULTINODE
-    if all(job.vcpus > p.vcpus + 1e-9 for p in pools if p.can_run(job)):
+    if all(p.cpu_never(job) for p in pools if p.can_run(job)):
         return REASON_MAX_CPU
     return REASON_RESOURCE
 
 
-def plan(queues: Iterable[QueueView], pools: dict[str, CapacityPool]) -> Plan:
-    """Decide which RUNNABLE jobs start where. Takes capacity in `pools` for each placement,
-    so the caller's ledger stays in step with the decisions it is about to carry out."""
+def _no_ids() -> str:
+    raise ValueError("plan() needs new_id to launch an instance")
+
+
+def plan(
+    queues: Iterable[QueueView],
+    pools: dict[str, CapacityPool],
+    now: int = 0,
+    new_id: Callable[[], str] = _no_ids,
+) -> Plan:
+    """Decide which RUNNABLE jobs start where, which instances to launch for them and which
+    idle ones to retire (`now` in epoch ms, `new_id` names a launched instance). Takes
+    capacity in `pools` for each placement and applies launches and retirements to their
+    fleets, so the caller's ledger stays in step with the decisions it is about to carry
+    out."""
     result = Plan()
     placed: set[str] = set()
     for queue in sorted(queues, key=lambda q: (-q.priority, q.name)):
@@ -154,11 +221,10 @@ def plan(queues: Iterable[QueueView], pools: dict[str, CapacityPool]) -> Plan:
         for job in queue.runnable:
             if job.status is not JobStatus.RUNNABLE or job.job_id in placed:
                 continue
-            target = next((p for p in qpools if p.usable and p.fits_now(job)), None)
-            if target is not None:
-                target.take(job)
+            place = _place(job, qpools, now, new_id, result)
+            if place is not None:
                 placed.add(job.job_id)
-                result.placements.append(Place(job, target.name))
+                result.placements.append(place)
                 continue
             blocked = never_fit_reason(job, qpools)
             if blocked is not None:
@@ -166,7 +232,43 @@ def plan(queues: Iterable[QueueView], pools: dict[str, CapacityPool]) -> Plan:
             else:
                 result.waits.append(Wait(job, waiting_reason(job, qpools), blocked=False))
             break
+    for pool in pools.values():
+        if pool.fleet is None:
+            continue
+        launched, retired, wake_at = pool.fleet.scale(now, new_id)
+        result.launches += [Launch(pool.name, i) for i in launched]
+        result.retirements += [Retire(pool.name, i) for i in retired]
+        if wake_at is not None:
+            result.wake_at = wake_at if result.wake_at is None else min(result.wake_at, wake_at)
     return result
+
+
+def _place(
+    job: JobRecord,
+    qpools: Sequence[CapacityPool],
+    now: int,
+    new_id: Callable[[], str],
+    result: Plan,
+) -> Place | None:
+    """The first usable pool with room takes the job (launching an instance if needed)."""
+    for pool in qpools:
+        if not pool.usable or not pool.can_run(job):
+            continue
+        fleet = pool.fleet
+        if fleet is None:
+            if pool.fits_now(job):
+                pool.take(job)
+                return Place(job, pool.name)
+            continue
+        found = fleet.pick(job)
+        if found is None:
+            continue
+        if not isinstance(found, Instance):
+            found = fleet.launch(found, new_id(), now)
+            result.launches.append(Launch(pool.name, found))
+        pool.take(job, found.instance_id)
+        return Place(job, pool.name, found.instance_id)
+    return None
 
 
 def waiting_reason(job: JobRecord, qpools: Sequence[CapacityPool]) -> str:

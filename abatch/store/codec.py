@@ -14,7 +14,7 @@ JOB_COLUMNS = (
 )
 ATTEMPT_COLUMNS = (
     "job_id, number, ce, task_id, log_stream, created_at, started_at, stopped_at, exit_code, "
-    "reason, status_reason, pid"
+    "reason, status_reason, pid, instance_id"
 )
 FLAG_CANCELLED = 1
 FLAG_TERMINATED = 2
@@ -101,6 +101,7 @@ def attempt_row(job_id: str, a: Attempt) -> tuple[Any, ...]:
         a.reason,
         a.status_reason,
         a.pid,
+        a.instance_id,
     )
 
 
@@ -147,9 +148,21 @@ def job_from_row(row: tuple[Any, ...]) -> JobRecord:
 
 
 def attempt_from_row(row: tuple[Any, ...]) -> tuple[str, Attempt]:
-    (job_id, number, ce, task_id, stream, created, started, stopped, code, reason, sreason, pid) = (
-        row
-    )
+    (
+        job_id,
+        number,
+        ce,
+        task_id,
+        stream,
+        created,
+        started,
+        stopped,
+        code,
+        reason,
+        sreason,
+        pid,
+        instance_id,
+    ) = row
     return job_id, Attempt(
         number=number,
         ce=ce,
@@ -162,4 +175,5 @@ def attempt_from_row(row: tuple[Any, ...]) -> tuple[str, Attempt]:
         reason=reason,
         status_reason=sreason,
         pid=pid,
+        instance_id=instance_id,
     )

@@ -96,6 +96,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX attempts_by_stream ON attempts (log_stream);
     CREATE INDEX attempts_by_start ON attempts (started_at, log_stream);
     """,
+    # 4: instances of managed compute environments (virtual EC2 instances): the live ones
+    # come back after a restart; each attempt names the instance it ran on.
+    """
+    CREATE TABLE instances (
+        instance_id TEXT PRIMARY KEY,
+        ce TEXT NOT NULL,
+        instance_type TEXT NOT NULL,
+        launched_at INTEGER NOT NULL,
+        retired_at INTEGER,
+        retired_reason TEXT
+    );
+    CREATE INDEX instances_live ON instances (ce) WHERE retired_at IS NULL;
+    ALTER TABLE attempts ADD COLUMN instance_id TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

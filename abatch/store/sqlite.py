@@ -17,6 +17,7 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +37,19 @@ T = TypeVar("T")
 DB_NAME = "abatch.db"
 LINGER_SECONDS = 0.02
 UNFINISHED = tuple(s.value for s in JobStatus if not s.is_terminal)
+INSTANCE_COLUMNS = "instance_id, ce, instance_type, launched_at, retired_at, retired_reason"
+
+
+@dataclass(slots=True, frozen=True)
+class InstanceRow:
+    """A virtual instance as stored: launched, and retired (or reclaimed) once."""
+
+    instance_id: str
+    ce: str
+    instance_type: str
+    launched_at: int
+    retired_at: int | None = None
+    retired_reason: str | None = None
 
 
 class SqliteStore(ApiStoreMixin):
@@ -46,6 +60,7 @@ class SqliteStore(ApiStoreMixin):
         self._inserts: list[JobRecord] = []
         self._dirty_jobs: dict[str, JobRecord] = {}
         self._dirty_attempts: dict[tuple[str, int], Attempt] = {}
+        self._dirty_instances: dict[str, InstanceRow] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._flush_now = asyncio.Event()
@@ -120,8 +135,15 @@ class SqliteStore(ApiStoreMixin):
         self._dirty_attempts[(job.job_id, attempt.number)] = attempt
         self._wake.set()
 
+    def mark_instance(self, row: InstanceRow) -> None:
+        """An instance launched or retired (write-behind, with the next batch)."""
+        self._dirty_instances[row.instance_id] = row
+        self._wake.set()
+
     def pending(self) -> bool:
-        return bool(self._inserts or self._dirty_jobs or self._dirty_attempts)
+        return bool(
+            self._inserts or self._dirty_jobs or self._dirty_attempts or self._dirty_instances
+        )
 
     async def flush(self) -> None:
         """Return once everything marked before this call is committed."""
@@ -162,13 +184,15 @@ class SqliteStore(ApiStoreMixin):
         inserts, self._inserts = self._inserts, []
         jobs, self._dirty_jobs = self._dirty_jobs, {}
         attempts, self._dirty_attempts = self._dirty_attempts, {}
+        instances, self._dirty_instances = self._dirty_instances, {}
         waiters, self._waiters = self._waiters, []
-        if inserts or jobs or attempts:
+        if inserts or jobs or attempts or instances:
             rows_ins = [codec.job_insert_row(j) for j in inserts]
             rows_upd = [codec.job_update_row(j) for j in jobs.values()]
             rows_att = [codec.attempt_row(k[0], a) for k, a in attempts.items()]
+            rows_inst = [astuple(r) for r in instances.values()]
             try:
-                await self._run(_write_batch, rows_ins, rows_upd, rows_att)
+                await self._run(_write_batch, rows_ins, rows_upd, rows_att, rows_inst)
             except BaseException as exc:
                 for w in waiters:
                     if not w.done():
@@ -233,6 +257,16 @@ class SqliteStore(ApiStoreMixin):
         if jds:
             jd = jds[0].model_copy(update={"status": status})
             await self.put_job_definition(jd, 0)
+
+    async def live_instances(self) -> list[InstanceRow]:
+        """Instances not retired, oldest first."""
+        rows = await self._run(
+            _fetch,
+            f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE retired_at IS NULL "
+            "ORDER BY launched_at, instance_id",
+            (),
+        )
+        return [InstanceRow(*r) for r in rows]
 
     # ------------------------------------------------------------------ schedules
 
@@ -418,6 +452,7 @@ def _write_batch(
     inserts: list[tuple[Any, ...]],
     updates: list[tuple[Any, ...]],
     attempts: list[tuple[Any, ...]],
+    instances: list[tuple[Any, ...]],
 ) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -431,6 +466,11 @@ def _write_batch(
             conn.executemany(
                 f"INSERT OR REPLACE INTO attempts ({codec.ATTEMPT_COLUMNS}) VALUES ({marks})",
                 attempts,
+            )
+        if instances:
+            conn.executemany(
+                f"INSERT OR REPLACE INTO instances ({INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                instances,
             )
         conn.execute("COMMIT")
     except BaseException:
