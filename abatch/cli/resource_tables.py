@@ -107,7 +107,7 @@ def instances_lines(instances: Sequence[Mapping[str, Any]]) -> list[str]:
     """Instances (ListInstances, a local operation) with what is in use and their jobs."""
     rows = []
     for i in instances:
-        jobs = [str(j.get("jobName") or j.get("jobId")) for j in i.get("jobs") or []]
+        jobs = [_job_label(j) for j in i.get("jobs") or []]
         gpus = f"{i.get('usedGpus', 0)}/{i.get('gpus', 0)}" if i.get("gpus") else "-"
         rows.append(
             (
@@ -134,6 +134,15 @@ def instances_lines(instances: Sequence[Mapping[str, Any]]) -> list[str]:
         "JOBS",
     )
     return render_table(headers, rows, {8: REASON_WIDTH})
+
+
+def _job_label(job: Mapping[str, Any]) -> str:
+    """A job's name; an array child's or node's with its index (`name:3`, `name#1`)."""
+    job_id, name = str(job.get("jobId")), str(job.get("jobName") or job.get("jobId"))
+    for sep in (":", "#"):
+        if sep in job_id:
+            return f"{name}{sep}{job_id.rpartition(sep)[2]}"
+    return name
 
 
 def _num(value: object) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 import anyio
 import pytest
 
-from abatch.client.http import ApiClient
 from abatch.cli import main
+from abatch.client.http import ApiClient
 from abatch.executors.fake import FakeExecutor, FakeOutcome
 from abatch.model.enums import JobStatus
 from abatch.model.errors import ClientError
