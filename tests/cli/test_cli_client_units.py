@@ -11,7 +11,7 @@ import pytest
 from abatch.cli.common import CliError
 from abatch.cli.jobctl import dependency, stop_message, submit_body
 from abatch.cli.parser import build_parser
-from abatch.cli.resource_tables import ces_lines, definitions_lines, queues_lines
+from abatch.cli.resource_tables import ces_lines, definitions_lines, instances_lines, queues_lines
 from abatch.cli.service import api_options
 from abatch.config import RuntimeSettings
 
@@ -244,3 +244,30 @@ def test_api_options_command_line_over_config_over_defaults() -> None:
         _api(api_host="10.0.0.1")  # from the config, without api_auth
     with pytest.raises(CliError, match="is not an IP address or a host name"):
         _api("--host", "a b")
+
+
+def test_instances_table() -> None:
+    lines = instances_lines(
+        [
+            {
+                "instanceId": "i-0123456789abcdef0",
+                "computeEnvironment": "spot",
+                "instanceType": "c5.xlarge",
+                "lifecycle": "spot",
+                "vcpus": 4,
+                "usedVcpus": 1.5,
+                "memory": 8192,
+                "usedMemory": 512,
+                "gpus": 0,
+                "hostKey": "local",
+                "jobs": [{"jobId": "abc:3", "jobName": "arr"}, {"jobId": "x", "jobName": "one"}],
+            },
+            {"instanceId": "i-1", "instanceType": "host", "host": "left", "jobs": []},
+        ]
+    )
+    assert lines[0].split() == [
+        "INSTANCE", "COMPUTE", "ENV", "TYPE/HOST", "LIFECYCLE", "VCPUS", "MEMORY", "MIB",
+        "GPUS", "ON", "JOBS",
+    ]  # fmt: skip
+    assert "1.5/4" in lines[1] and "512/8192" in lines[1] and "arr:3, one" in lines[1]
+    assert "left" in lines[2] and "(idle)" in lines[2]
