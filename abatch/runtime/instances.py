@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 RETIRED_IDLE = "idle"
 RETIRED_RECLAIMED = "reclaimed"
-RETIRED_GONE = "compute environment changed"
+RETIRED_GONE = "compute environment changed or deleted"
 
 
 def reclaim_reason(instance_id: str) -> str:
@@ -133,6 +133,15 @@ class InstancesMixin:
                 if iid not in kept:
                     self._record_retired(ce.compute_environment_name, inst, now, RETIRED_GONE)
         return fleet
+
+    def _forget_fleet(self, ce: str, fleet: Fleet) -> None:
+        """A deleted compute environment's instances are recorded as retired."""
+        now = now_ms()
+        if fleet.managed:
+            for inst in list(fleet.instances.values()):
+                self._record_retired(ce, inst, now, RETIRED_GONE)
+        fleet.instances.clear()
+        self._note_instances()
 
     async def _load_instances(self) -> None:
         """Instances alive when the last runtime stopped go back into their fleets (their

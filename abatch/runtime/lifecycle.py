@@ -39,6 +39,7 @@ from abatch.model.resources import (
 )
 
 if TYPE_CHECKING:
+    from abatch.scheduler.fleet import Fleet
     from abatch.scheduler.placement import CapacityPool
     from abatch.store.sqlite import SqliteStore
 
@@ -137,6 +138,8 @@ class LifecycleMixin:
     terminate_job: Callable[[str, str], Awaitable[None]]
     # TaggingMixin
     policy_exists: Callable[[str], Awaitable[bool]]
+    # InstancesMixin
+    _forget_fleet: Callable[[str, Fleet], None]
 
     # ------------------------------------------------------------------ compute environments
 
@@ -202,7 +205,9 @@ class LifecycleMixin:
             )
         await self.store.delete_compute_environment(name)
         self.registry.compute_environments.pop(name, None)
-        self.pools.pop(name, None)
+        pool = self.pools.pop(name, None)
+        if pool is not None and pool.fleet is not None:
+            self._forget_fleet(name, pool.fleet)
 
     # ------------------------------------------------------------------ job queues
 

@@ -169,6 +169,14 @@ async def test_on_demand_instances_and_hosts_are_not_reclaimed(tmp_path: Path) -
         await until_instances(rt, lambda: len(rt.instances()) == 1)
         with pytest.raises(ClientError, match="only Spot instances"):
             rt.reclaim_instance(rt.instances()[0].instance_id)
+        # Deleting the compute environment retires its instances for good.
+        await rt.update_job_queue("q", {"state": "DISABLED"})
+        await rt.delete_job_queue("q")
+        await rt.update_compute_environment("fleet", {"state": "DISABLED"})
+        await rt.delete_compute_environment("fleet")
+        assert rt.instances() == []
+        await rt.store.flush()
+        assert await rt.store.live_instances() == []
 
 
 async def test_spot_instances_are_reclaimed_at_the_configured_rate(tmp_path: Path) -> None:
