@@ -7,7 +7,9 @@
    the same 2,000 processes through a bare asyncio loop with 2 at a time (also a subprocess, so
    both pay interpreter start-up). Reports jobs/s for both and the ratio (target >= 0.8).
 2. submission: 100,000 SubmitJob requests in one call into a running runtime (target < 5 s).
-3. one scheduling decision with 100,000 jobs RUNNABLE (target < 1 ms).
+3. one scheduling decision with 100,000 jobs RUNNABLE (target < 1 ms), on a FIFO queue and on
+   a fair-share queue with the 100,000 spread over 100 share identifiers (weights, a prefix
+   entry, computeReservation, a 3600 s window).
 """
 
 from __future__ import annotations
@@ -93,11 +95,16 @@ def throughput(jobs: int, rounds: int, where: str | None) -> None:
     )
 
 
-async def submission_and_decision(count: int, instance_types: list[str] | None = None) -> None:
+async def submission_and_decision(
+    count: int, instance_types: list[str] | None = None, identifiers: int = 0
+) -> None:
+    """`identifiers` > 0: the queue has a fair-share policy and the jobs are spread over
+    that many share identifiers."""
     from abatch.config.settings import RuntimeSettings
     from abatch.executors.fake import FakeExecutor, FakeOutcome
     from abatch.model.enums import ExecutorKind, JobStatus
     from abatch.model.job import SubmitJobRequest
+    from abatch.model.policy import SchedulingPolicy
     from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
     from abatch.runtime import open_runtime
 
@@ -114,15 +121,26 @@ async def submission_and_decision(count: int, instance_types: list[str] | None =
                     {"computeEnvironmentName": "ce", "computeResources": resources}
                 )
             )
-            await rt.put_job_queue(
-                JobQueue.model_validate(
-                    {
-                        "jobQueueName": "q",
-                        "priority": 1,
-                        "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "ce"}],
-                    }
+            queue: dict[str, object] = {
+                "jobQueueName": "q",
+                "priority": 1,
+                "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "ce"}],
+            }
+            if identifiers:
+                fairshare = {
+                    "shareDecaySeconds": 3600,
+                    "computeReservation": 10,
+                    "shareDistribution": [
+                        {"shareIdentifier": "u1*", "weightFactor": 0.5},
+                        {"shareIdentifier": "u2", "weightFactor": 0.25},
+                    ],
+                }
+                policy = SchedulingPolicy.model_validate(
+                    {"name": "fs", "fairsharePolicy": fairshare}
                 )
-            )
+                await rt.create_scheduling_policy(policy)
+                queue["schedulingPolicyArn"] = policy.arn
+            await rt.put_job_queue(JobQueue.model_validate(queue))
             await rt.register_job_definition(
                 JobDefinition.model_validate(
                     {
@@ -132,7 +150,12 @@ async def submission_and_decision(count: int, instance_types: list[str] | None =
                 )
             )
             reqs = [
-                SubmitJobRequest(job_name=f"j{i}", job_queue="q", job_definition="d")
+                SubmitJobRequest(
+                    job_name=f"j{i}",
+                    job_queue="q",
+                    job_definition="d",
+                    share_identifier=f"u{i % identifiers}" if identifiers else None,
+                )
                 for i in range(count)
             ]
             t0 = time.perf_counter()
@@ -148,13 +171,14 @@ async def submission_and_decision(count: int, instance_types: list[str] | None =
                 rt.schedule_once()
                 samples.append(time.perf_counter() - t)
             runnable = sum(1 for j in rt.jobs.values() if j.status is JobStatus.RUNNABLE)
+    kind = f"fair share, {identifiers} share identifiers" if identifiers else "FIFO"
     print(
-        f"submission: {count} jobs in one call: {submit_s:.2f} s "
+        f"submission ({kind}): {count} jobs in one call: {submit_s:.2f} s "
         f"({count / submit_s:,.0f}/s, target < 5 s)"
     )
     where = f" (instances of {', '.join(instance_types)})" if instance_types else ""
     print(
-        f"one scheduling decision with {runnable:,} RUNNABLE{where}: "
+        f"one scheduling decision ({kind}) with {runnable:,} RUNNABLE{where}: "
         f"median {statistics.median(samples) * 1e3:.3f} ms, "
         f"p99 {sorted(samples)[989] * 1e3:.3f} ms (target < 1 ms)"
     )
@@ -165,6 +189,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2000)
     ap.add_argument("--submit", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--identifiers", type=int, default=100, help="for the fair-share decision")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument(
         "--instance-types",
@@ -182,6 +207,7 @@ def main() -> None:
         throughput(args.jobs, args.rounds, args.dir)
     types = args.instance_types.split(",") if args.instance_types else None
     asyncio.run(submission_and_decision(args.submit, types))
+    asyncio.run(submission_and_decision(args.submit, types, args.identifiers))
 
 
 if __name__ == "__main__":

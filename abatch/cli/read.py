@@ -116,6 +116,7 @@ async def _get_job(
 ) -> tuple[JobRecord, str | None, dict[str, int] | None]:
     """The job, why it waits (RUNNABLE: its place in the queue), and for an array parent the
     count of its children per status."""
+    from abatch.model.enums import JobStatus
     from abatch.model.job import empty_status_summary
 
     store = await open_store(state_dir)
@@ -124,7 +125,14 @@ async def _get_job(
         if job is None:
             raise CliError(f"job {job_id} does not exist in {state_dir}")
         waiting = None
-        place = await store.queue_position(job)
+        share = job.spec.get("shareIdentifier")
+        place = await store.queue_position(job) if share is None else None
+        if share is not None and job.status is JobStatus.RUNNABLE:
+            # A fair-share queue's order depends on usage, which only a runtime knows.
+            waiting = (
+                f"in fair-share queue {job.job_queue} as share identifier {share!r}; its turn "
+                "depends on usage (GetJobQueueSnapshot shows the order)"
+            )
         if place is not None:
             position, head_id, head_name = place
             if head_id == job.job_id:

@@ -25,7 +25,6 @@ from abatch.model.runspec import ExitResult, RunSpec
 from abatch.scheduler.resolve import job_environment, substitute
 from abatch.scheduler.retry import decide_retry
 
-from .moves import now_ms
 from .prepared import PreparedAttempts
 
 if TYPE_CHECKING:
@@ -100,6 +99,7 @@ class AttemptsMixin:
     _move: Callable[..., None]
     _finish: Callable[[JobRecord, JobStatus, int, str | None], None]
     _requeue_front: Callable[..., None]
+    _now: Callable[[], int]
     # Provided by MultiNodeMixin.
     node_jobs: dict[str, list[JobRecord]]
     _supervise_gang: Callable[[Running], Any]
@@ -221,7 +221,7 @@ class AttemptsMixin:
                     return
             else:
                 run.handle = adopted
-            now = now_ms()
+            now = self._now()
             attempt.pid = run.handle.pid
             if attempt.started_at is None:
                 attempt.started_at = now
@@ -244,7 +244,7 @@ class AttemptsMixin:
         """Counted from the attempt's RUNNING time, so an adopted attempt keeps its deadline."""
         seconds = (run.job.spec.get("timeout") or {}).get("attemptDurationSeconds")
         if seconds:
-            elapsed = (now_ms() - (run.attempt.started_at or now_ms())) / 1000
+            elapsed = (self._now() - (run.attempt.started_at or self._now())) / 1000
             loop = asyncio.get_running_loop()
             run.timer = loop.call_later(max(0.0, seconds - elapsed), self._on_timeout, run)
 
@@ -252,7 +252,7 @@ class AttemptsMixin:
         """The engine did not answer: requeue the job at the front (this attempt does not
         count) and set the compute environment aside, retrying with a growing delay."""
         job, attempt = run.job, run.attempt
-        now = now_ms()
+        now = self._now()
         attempt.stopped_at = now
         attempt.reason = reason
         attempt.status_reason = REASON_ENGINE_DOWN
@@ -295,7 +295,7 @@ class AttemptsMixin:
 
     def _attempt_ended(self, run: Running, result: ExitResult, status_reason: str) -> None:
         job, attempt = run.job, run.attempt
-        now = now_ms()
+        now = self._now()
         attempt.stopped_at = now
         attempt.exit_code = result.exit_code
         attempt.reason = result.reason

@@ -39,6 +39,7 @@ from abatch.model.resources import (
 )
 
 if TYPE_CHECKING:
+    from abatch.scheduler.fairshare import ShareQueue
     from abatch.scheduler.fleet import Fleet
     from abatch.scheduler.placement import CapacityPool
     from abatch.store.sqlite import SqliteStore
@@ -128,6 +129,7 @@ class LifecycleMixin:
     store: SqliteStore
     pools: dict[str, CapacityPool]
     runnable: dict[str, deque[JobRecord]]
+    shares: dict[str, ShareQueue]
     running: dict[str, Running]
     jobs: dict[str, JobRecord]
     _wake: asyncio.Event
@@ -266,6 +268,7 @@ class LifecycleMixin:
         await self.store.delete_job_queue(name)
         self.registry.job_queues.pop(name, None)
         self.runnable.pop(name, None)
+        self.shares.pop(name, None)
         self._wake.set()
 
     async def _check_queue(self, jq: JobQueue) -> None:

@@ -37,6 +37,9 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+Clock = Callable[[], float]  # seconds since the epoch, as time.time
+
+
 class MovesMixin:
     settings: RuntimeSettings
     store: SqliteStore
@@ -48,9 +51,16 @@ class MovesMixin:
     running: dict[str, Running]
     _wake: asyncio.Event
     _seq_lo: int
+    clock: Clock
 
     _kill: Callable[[Running, float], None]  # AttemptsMixin
     _nodes_follow: Callable[[JobRecord, int], None]  # MultiNodeMixin
+    _enqueue: Callable[..., None]  # SharesMixin
+    _share_note: Callable[[JobRecord, JobStatus, JobStatus, int], None]  # SharesMixin
+
+    def _now(self) -> int:
+        """Epoch milliseconds from the runtime's clock (a test can drive it)."""
+        return int(self.clock() * 1000)
 
     def _promote(self, job: JobRecord, now: int) -> None:
         """SUBMITTED (or PENDING whose dependencies are met) to where it belongs next."""
@@ -66,7 +76,7 @@ class MovesMixin:
                 self._move(job, S.PENDING, now)
         else:
             self._move(job, S.RUNNABLE, now)
-            self.runnable.setdefault(job.job_queue, deque()).append(job)
+            self._enqueue(job)
 
     def _requeue_front(self, job: JobRecord, now: int, reason: str | None = None) -> None:
         job.seq = self._seq_lo
@@ -74,13 +84,14 @@ class MovesMixin:
         job.ce = None
         if job.status is not S.RUNNABLE:
             self._move(job, S.RUNNABLE, now, reason)
-        self.runnable.setdefault(job.job_queue, deque()).appendleft(job)
+        self._enqueue(job, front=True)
 
     def _move(self, job: JobRecord, to: JobStatus, now: int, reason: str | None = None) -> None:
         """Every status change of the runtime goes through here: the legal-move check, the
         store, the bus, array counts, and what a finished job means for others."""
         before = job.status
         transition(job, to, now, reason)
+        self._share_note(job, before, to, now)
         self.store.mark_job(job)
         self.bus.publish(job)
         if job.is_multinode:
@@ -124,6 +135,7 @@ class MovesMixin:
         """FAILED without the cascade (the caller's worklist carries it on)."""
         before = job.status
         transition(job, S.FAILED, now, reason)
+        self._share_note(job, before, S.FAILED, now)
         self.store.mark_job(job)
         self.bus.publish(job)
         if job.is_multinode:
@@ -172,7 +184,7 @@ class MovesMixin:
             if await self.store.get_job(job_id) is None:
                 raise NotFoundError(f"job {job_id} does not exist")
             return  # finished: a no-op, as on AWS
-        now = now_ms()
+        now = self._now()
         state = self.graph.arrays.get(job_id)
         if state is not None:
             # An array parent: cancel stops every child not yet started, terminate all of

@@ -42,7 +42,6 @@ from abatch.model.runspec import ExitResult
 from abatch.scheduler.transitions import reopen_node
 
 from .attempts import REASON_EXITED, REASON_INTERRUPTED, REASON_START_FAILED, Running
-from .moves import now_ms
 
 if TYPE_CHECKING:
     from abatch.config.settings import RuntimeSettings
@@ -77,6 +76,7 @@ class MultiNodeMixin:
     _stopping: bool
 
     _move: Callable[..., None]
+    _now: Callable[[], int]
     _kill: Callable[[Running, float], None]
     _arm_timeout: Callable[[Running], None]
     _engine_down: Callable[[Running, str], None]
@@ -160,7 +160,7 @@ class MultiNodeMixin:
             result = ExitResult(None, exc.reason)
             self._node_attempt_ended(main_run, result, REASON_START_FAILED)
             return result, REASON_START_FAILED
-        now = now_ms()
+        now = self._now()
         attempt.started_at = main_run.attempt.started_at
         attempt.pid = main_run.attempt.pid
         self._move(job, S.RUNNING, now)
@@ -193,7 +193,7 @@ class MultiNodeMixin:
             await self._start_node(child, address, gang.network)
         except StartError as exc:  # an engine that is down included: a child failure
             self._node_attempt_ended(child, ExitResult(None, exc.reason), REASON_START_FAILED)
-            self._move(node, S.FAILED, now_ms(), REASON_START_FAILED)
+            self._move(node, S.FAILED, self._now(), REASON_START_FAILED)
             return
         assert child.handle is not None
         if gang.main_ended or run.kill_requested:
@@ -205,7 +205,7 @@ class MultiNodeMixin:
             return
         self._node_attempt_ended(child, result, REASON_EXITED)
         ok = result.exit_code == 0 and result.reason is None
-        self._move(node, S.SUCCEEDED if ok else S.FAILED, now_ms(), REASON_EXITED)
+        self._move(node, S.SUCCEEDED if ok else S.FAILED, self._now(), REASON_EXITED)
 
     def _ending_reason(self, run: Running, default: str) -> str:
         if run.final_reason is not None:
@@ -219,7 +219,7 @@ class MultiNodeMixin:
     def _node_attempt(self, run: Running, node: JobRecord, task_id: str | None) -> Running:
         """A node's attempt, numbered as the job's, STARTING. The main node shares the job's
         task id (so its log is the job's log)."""
-        now = now_ms()
+        now = self._now()
         task_id = task_id or self.prepared.take()
         jd_name = node.job_definition.partition(":")[0]
         attempt = Attempt(
@@ -247,7 +247,7 @@ class MultiNodeMixin:
         labels = {**spec.labels, "abatch.multinode-job-id": node.multinode_parent or ""}
         spec = dataclasses.replace(spec, env=env, network=network, labels=labels)
         node_run.handle = await node_run.executor.start(spec)
-        now = now_ms()
+        now = self._now()
         attempt.pid = node_run.handle.pid
         attempt.started_at = now
         self._move(node, S.RUNNING, now)
@@ -255,7 +255,7 @@ class MultiNodeMixin:
 
     def _node_attempt_ended(self, node_run: Running, result: ExitResult, why: str) -> None:
         attempt = node_run.attempt
-        attempt.stopped_at = now_ms()
+        attempt.stopped_at = self._now()
         attempt.exit_code = result.exit_code
         attempt.reason = result.reason
         attempt.status_reason = why

@@ -28,8 +28,6 @@ from abatch.model.errors import ClientError
 from abatch.model.job import JobRecord, SubmitJobRequest, empty_status_summary
 from abatch.store.extra import JobQuery
 
-from .lifecycle import now_ms
-
 if TYPE_CHECKING:
     from abatch.store.sqlite import SqliteStore
 
@@ -75,6 +73,9 @@ class QueriesMixin:
     running: dict[str, Running]
 
     get_jobs: Callable[[list[str]], Awaitable[list[JobRecord]]]
+    _now: Callable[[], int]
+    share_order: Callable[[str, int], list[JobRecord] | None]  # SharesMixin
+    share_utilization: Callable[[str], dict[str, Any] | None]
     submit_many: Callable[[list[SubmitJobRequest]], Awaitable[list[JobRecord]]]
 
     # ------------------------------------------------------------------ submit
@@ -172,19 +173,21 @@ class QueriesMixin:
             summary = empty_status_summary()
             for status, n in (await self.store.child_status_counts(parent.job_id)).items():
                 summary[status.value] = n
-            updated = parent.stopped_at or now_ms()
+            updated = parent.stopped_at or self._now()
         return {"size": size, "statusSummary": summary, "statusSummaryLastUpdatedAt": updated}
 
     # ------------------------------------------------------------------ snapshot
 
     def queue_snapshot(self, ref: str) -> dict[str, Any]:
-        """GetJobQueueSnapshot: the first RUNNABLE jobs in the order they will be tried, each
-        with the moment it last became RUNNABLE, and the vCPUs the queue's jobs hold."""
+        """GetJobQueueSnapshot: the first RUNNABLE jobs in the order they will be tried (on a
+        fair-share queue, the order fair share would dispatch them), each with the moment it
+        last became RUNNABLE, and the vCPUs the queue's jobs hold."""
         jq = self.registry.queue(ref)
-        now = now_ms()
+        now = self._now()
         front: list[dict[str, Any]] = []
         seen: set[str] = set()
-        for job in self.runnable.get(jq.job_queue_name) or ():
+        line = self.share_order(jq.job_queue_name, SNAPSHOT_JOBS)
+        for job in line if line is not None else self.runnable.get(jq.job_queue_name) or ():
             if job.status is not S.RUNNABLE or job.job_id in seen:
                 continue  # the deque drops stale entries lazily; a requeued job may be twice
             seen.add(job.job_id)
@@ -195,12 +198,16 @@ class QueriesMixin:
         used = sum(
             r.job.vcpus for r in self.running.values() if r.job.job_queue == jq.job_queue_name
         )
+        utilization: dict[str, Any] = {
+            "totalCapacityUsage": [{"capacityUnit": "VCPU", "quantity": float(used)}],
+            "lastUpdatedAt": now,
+        }
+        fairshare = self.share_utilization(jq.job_queue_name)
+        if fairshare is not None:
+            utilization["fairshareUtilization"] = fairshare
         return {
             "frontOfQueue": {"jobs": front, "lastUpdatedAt": now},
-            "queueUtilization": {
-                "totalCapacityUsage": [{"capacityUnit": "VCPU", "quantity": float(used)}],
-                "lastUpdatedAt": now,
-            },
+            "queueUtilization": utilization,
         }
 
 

@@ -23,7 +23,6 @@ from abatch.model.enums import ExecutorKind
 from abatch.model.job import JobRecord
 
 from .attempts import REASON_ABANDONED, Running, kill_orphan
-from .moves import now_ms
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,11 +53,12 @@ class RecoveryMixin:
     _endpoint: Callable[[str, str | None], str | None]
     _supervise: Callable[..., Any]
     _requeue_front: Callable[..., None]
+    _now: Callable[[], int]
     _abandon_nodes: Callable[..., None]  # MultiNodeMixin
 
     async def _recover_orphans(self) -> None:
         orphans, self._orphans = self._orphans, []
-        now = now_ms()
+        now = self._now()
         adopted: set[str] = set()
         swept: list[Executor] = []
         waiting: list[JobRecord] = []

@@ -13,6 +13,7 @@ import asyncio
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,7 @@ class ResourceManager:
     runnable: dict[str, deque[JobRecord]]
     _wake: asyncio.Event
     _fleet_for: Callable[[ComputeEnvironment, Fleet | None], Fleet | None]  # InstancesMixin
+    _policies_changed: Callable[[], None]  # SharesMixin
 
     def _set_ce(self, ce: ComputeEnvironment) -> None:
         name = ce.compute_environment_name
@@ -115,6 +117,7 @@ class ResourceManager:
         await self.store.put_job_queue(jq, _now())
         self.registry.job_queues[jq.job_queue_name] = jq
         self.runnable.setdefault(jq.job_queue_name, deque())
+        self._policies_changed()
         self._wake.set()
         return "created" if old is None else "updated"
 

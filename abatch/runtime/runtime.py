@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,7 +28,9 @@ from abatch.executors.base import Executor
 from abatch.model.enums import ExecutorKind, JobStatus
 from abatch.model.errors import StateDirError
 from abatch.model.job import JobRecord
-from abatch.scheduler.placement import CapacityPool, QueueView, plan, queued_reason
+from abatch.model.policy import SchedulingPolicy
+from abatch.scheduler.fairshare import ShareQueue
+from abatch.scheduler.placement import QUEUED_CODE, CapacityPool, QueueView, plan, queued_reason
 from abatch.store.lock import StateLock
 from abatch.store.sqlite import SqliteStore
 
@@ -36,13 +39,14 @@ from .bus import EventBus
 from .graph import ArrayState, Graph, RecentlyFinished
 from .instances import InstancesMixin
 from .jstla import TimeLimitMixin
-from .moves import MovesMixin, now_ms
+from .moves import Clock, MovesMixin
 from .multinode import MultiNodeMixin
 from .operations import OperationsMixin
 from .prepared import PreparedAttempts
 from .recovery import RecoveryMixin
 from .registry import Registry
 from .resources import ResourceManager
+from .shares import SharesMixin
 from .submit import SubmitMixin
 
 if TYPE_CHECKING:
@@ -51,6 +55,7 @@ if TYPE_CHECKING:
     from .schedules import ScheduleState
 
 S = JobStatus
+EXPLAIN_DEPTH = 10_000  # how far down a fair-share queue a job's position is worked out
 
 
 class Runtime(
@@ -63,20 +68,25 @@ class Runtime(
     ResourceManager,
     InstancesMixin,
     OperationsMixin,
+    SharesMixin,
 ):
     def __init__(
         self,
         settings: RuntimeSettings,
         executors: dict[ExecutorKind, Executor] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock: Clock = clock if clock is not None else time.time
         self.state_dir = settings.state_dir
         self.bus = EventBus()
         self.registry = Registry()
         self.pools: dict[str, CapacityPool] = {}
         self.jobs: dict[str, JobRecord] = {}  # every unfinished job
         self.node_jobs: dict[str, list[JobRecord]] = {}  # multi-node job -> its nodes
-        self.runnable: dict[str, deque[JobRecord]] = {}  # per queue, head first
+        self.runnable: dict[str, deque[JobRecord]] = {}  # per FIFO queue, head first
+        self.shares: dict[str, ShareQueue] = {}  # per fair-share queue
+        self.policies: dict[str, SchedulingPolicy] = {}  # by name
         self.running: dict[str, Running] = {}
         self.graph = Graph()
         self.recent = RecentlyFinished()
@@ -107,7 +117,7 @@ class Runtime(
         self._scale_at: int | None = None
         self._tg: TaskGroup | None = None
         self.store: SqliteStore
-        self.started_at = now_ms()
+        self.started_at = self._now()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -145,7 +155,7 @@ class Runtime(
             self.runnable.setdefault(jq.job_queue_name, deque())
         for jd in await self.store.job_definitions():
             self.registry.add_definition(jd)
-        now = now_ms()
+        now = self._now()
         jobs = await self.store.unfinished_jobs()
         seqs = [j.seq for j in jobs] or [0]
         self._seq_hi = max(max(seqs) + 1, now * 1000)
@@ -155,6 +165,7 @@ class Runtime(
         await self._load_nodes(jobs)
         jobs = [j for j in jobs if j.multinode_parent is None]  # nodes follow their job
         await self._rebuild_graph(jobs)
+        await self._load_shares(jobs, now)
         for job in jobs:
             if job.status is S.SUBMITTED:
                 self._submitted.append(job)
@@ -163,7 +174,7 @@ class Runtime(
                     self._promote(job, now)
             elif job.status is S.RUNNABLE:
                 job.status_reason = None  # why it waited is worked out afresh
-                self.runnable.setdefault(job.job_queue, deque()).append(job)
+                self._enqueue(job)
             elif job.status in (S.STARTING, S.RUNNING):
                 self._orphans.append(job)  # recovered once the task group runs
         self._wake.set()
@@ -257,7 +268,7 @@ class Runtime(
 
     def schedule_once(self) -> int:
         """One scheduling pass. Returns the number of jobs placed."""
-        now = now_ms()
+        now = self._now()
         if self._submitted:
             submitted, self._submitted = self._submitted, []
             for job in submitted:
@@ -270,6 +281,7 @@ class Runtime(
             jq = self.registry.job_queues.get(name)
             if dq and jq is not None:
                 views.append(QueueView(name, jq.priority, jq.ce_names(), dq))
+        views.extend(self._share_views(now))
         decisions = plan(views, self.pools, now, self.new_instance_id)
         self._carry_out(decisions)
         for place in decisions.placements:
@@ -277,9 +289,9 @@ class Runtime(
         # Placed jobs are a prefix of their deque: drop them now, so a job that fails and is
         # requeued at the front before the next pass is never in its deque twice.
         for view in views:
-            dq = self.runnable[view.name]
-            while dq and dq[0].status is not S.RUNNABLE:
-                dq.popleft()
+            line = self.runnable.get(view.name)
+            while line and line[0].status is not S.RUNNABLE:
+                line.popleft()
         for wait in decisions.waits:
             if wait.job.status_reason != wait.reason:
                 wait.job.status_reason = wait.reason
@@ -308,6 +320,17 @@ class Runtime(
         """Why a job waits: its own reason at the head, else who is ahead of it."""
         if job.status is not S.RUNNABLE:
             return job.status_reason
+        order = self.share_order(job.job_queue, EXPLAIN_DEPTH)
+        if order is not None:
+            if not order or order[0] is job:
+                return job.status_reason
+            where = next((i for i, j in enumerate(order, 1) if j is job), None)
+            if where is not None:
+                return queued_reason(order[0], where)
+            return (
+                f"{QUEUED_CODE} - more than {EXPLAIN_DEPTH} jobs ahead in fair-share order, "
+                f"behind job {order[0].job_id} ({order[0].job_name})"
+            )
         dq = self.runnable.get(job.job_queue)
         if not dq:
             return job.status_reason
@@ -328,9 +351,11 @@ async def open_runtime(
     settings: RuntimeSettings,
     executors: dict[ExecutorKind, Executor] | None = None,
     on_ready: Callable[[Runtime], None] | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Start a runtime on `settings.state_dir`; stop it cleanly when the block ends."""
-    rt = Runtime(settings, executors)
+    """Start a runtime on `settings.state_dir`; stop it cleanly when the block ends. `clock`
+    (seconds, as time.time) is for tests that drive time themselves."""
+    rt = Runtime(settings, executors, clock)
     await rt._startup()
     try:
         async with anyio.create_task_group() as tg:

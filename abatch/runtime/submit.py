@@ -12,9 +12,9 @@ the hidden spec key `_waitFor`, so a restarted runtime rebuilds the graph from t
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from abatch.model.enums import JobStatus
@@ -51,6 +51,9 @@ class SubmitMixin:
     _submitted: list[JobRecord]
     _seq_hi: int
     _wake: asyncio.Event
+    _now: Callable[[], int]
+    _share_admit: Callable[[Iterable[JobRecord], int], None]  # SharesMixin
+    _share_enter: Callable[[Iterable[JobRecord]], None]
 
     async def submit(self, req: SubmitJobRequest) -> JobRecord:
         return (await self.submit_many([req]))[0]
@@ -58,7 +61,7 @@ class SubmitMixin:
     async def submit_many(self, reqs: list[SubmitJobRequest]) -> list[JobRecord]:
         """Submit all or none: every request is checked before any is stored. Returns the
         submitted jobs (array parents, not their children)."""
-        batch = Batch(int(time.time() * 1000))
+        batch = Batch(self._now())
         await self._known_statuses(batch, reqs)
         for r in reqs:
             self._prepare(r, batch)
@@ -69,7 +72,7 @@ class SubmitMixin:
         """Jobs of a config in dependency order; `depends_on` names become job ids."""
         from abatch.model.job import JobDependency
 
-        batch = Batch(int(time.time() * 1000))
+        batch = Batch(self._now())
         ids: dict[str, str] = {}
         for cj in config_jobs:
             deps = [
@@ -281,6 +284,10 @@ class SubmitMixin:
             raise ClientError("; ".join(problems))
 
     async def _commit(self, batch: Batch) -> None:
+        # Checked and counted before the first await, so two submissions at once cannot
+        # both take the 500th active share identifier.
+        self._share_admit(batch.records, batch.now)
+        self._share_enter(batch.records)
         self.store.insert_jobs(batch.records)
         await self.store.flush()
         for parent in batch.top:

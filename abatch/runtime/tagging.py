@@ -1,5 +1,5 @@
-"""Scheduling policies (stored and validated; fair-share scheduling itself comes later) and
-tags on every taggable resource (reference §1.3, §10).
+"""Scheduling policies (stored, validated, and handed to the fair-share queues that use them:
+shares.py) and tags on every taggable resource (reference §1.3, §10).
 
 Tags live where the resource lives: in the document of a compute environment, job queue,
 job definition revision or policy. A job's spec is written once at submit, so tags changed
@@ -41,6 +41,7 @@ class TaggingMixin:
     put_compute_environment: Callable[[ComputeEnvironment], Awaitable[str]]
     put_job_queue: Callable[[JobQueue], Awaitable[str]]
     get_jobs: Callable[[list[str]], Awaitable[list[JobRecord]]]
+    _policy_stored: Callable[[SchedulingPolicy | None, str], None]  # SharesMixin
 
     # ------------------------------------------------------------------ policies
 
@@ -66,6 +67,7 @@ class TaggingMixin:
             raise ClientError(f"at most {MAX_POLICIES} scheduling policies")
         check_tags(policy.tags)
         await self.store.put_scheduling_policy(policy, now_ms())
+        self._policy_stored(policy, policy.name)
         return policy
 
     async def update_scheduling_policy(
@@ -75,6 +77,7 @@ class TaggingMixin:
         if fairshare is not None:
             policy = policy.model_copy(update={"fairshare_policy": fairshare})
             await self.store.put_scheduling_policy(policy, now_ms())
+            self._policy_stored(policy, policy.name)
         return policy
 
     async def delete_scheduling_policy(self, ref: str) -> None:
@@ -90,6 +93,7 @@ class TaggingMixin:
                 f"scheduling policy {policy.name!r} is in use by job queue(s) {', '.join(users)}"
             )
         await self.store.delete_scheduling_policy(policy.name)
+        self._policy_stored(None, policy.name)
 
     # ------------------------------------------------------------------ tags
 

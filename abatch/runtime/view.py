@@ -61,12 +61,14 @@ async def dependents(rt: Runtime, job_id: str) -> list[tuple[str, str]]:
 
 
 async def queue_position(rt: Runtime, job: JobRecord) -> int | None:
-    """1-based position of a RUNNABLE job among its queue's RUNNABLE jobs, from memory."""
+    """1-based position of a RUNNABLE job among its queue's RUNNABLE jobs, from memory (on a
+    fair-share queue, in fair-share order, as far as the first 10,000)."""
     if job.status is not JobStatus.RUNNABLE:
         return None
     position = 0
     seen: set[str] = set()
-    for j in rt.runnable.get(job.job_queue) or ():
+    line = rt.share_order(job.job_queue, 10_000)
+    for j in line if line is not None else rt.runnable.get(job.job_queue) or ():
         if j.status is not JobStatus.RUNNABLE or j.job_id in seen:
             continue
         seen.add(j.job_id)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from abatch.model.enums import JobStatus
 from abatch.model.job import JobRecord
+from abatch.scheduler.fairshare import reserved_reason
 
 from .fleet import Fleet, Instance
 
@@ -142,6 +143,7 @@ class QueueView:
     priority: int
     ce_names: Sequence[str]
     runnable: Iterable[JobRecord]
+    vcpu_cap: float | None = None  # fair share's computeReservation: vCPUs it may still take
 
 
 @dataclass(slots=True, frozen=True)
@@ -218,11 +220,18 @@ def plan(
     placed: set[str] = set()
     for queue in sorted(queues, key=lambda q: (-q.priority, q.name)):
         qpools = [pools[n] for n in queue.ce_names if n in pools]
+        cap = queue.vcpu_cap
         for job in queue.runnable:
             if job.status is not JobStatus.RUNNABLE or job.job_id in placed:
                 continue
+            if cap is not None and job.vcpus > cap + 1e-9:
+                never = never_fit_reason(job, qpools)
+                why = never or reserved_reason(job, cap)
+                result.waits.append(Wait(job, why, blocked=never is not None))
+                break
             place = _place(job, qpools, now, new_id, result)
             if place is not None:
+                cap = None if cap is None else cap - job.vcpus
                 placed.add(job.job_id)
                 result.placements.append(place)
                 continue

@@ -102,6 +102,25 @@ class ApiStoreMixin:
         rows = await self._run(_fetch, "SELECT doc FROM scheduling_policies ORDER BY name", ())
         return [SchedulingPolicy.model_validate_json(r[0]) for r in rows]
 
+    async def attempts_ended_since(
+        self, queues: list[str], since: int
+    ) -> list[tuple[str, str, float, int, int]]:
+        """(queue, shareIdentifier, vcpus, startedAt, stoppedAt) of every attempt of a job
+        of `queues` that ran and ended at or after `since` (multi-node jobs once, not per
+        node): what fair share's usage is rebuilt from."""
+        if not queues:
+            return []
+        marks = ",".join("?" * len(queues))
+        rows = await self._run(
+            _fetch,
+            "SELECT j.job_queue, json_extract(j.spec, '$.shareIdentifier'), j.vcpus, "
+            "a.started_at, a.stopped_at FROM attempts a JOIN jobs j ON j.job_id = a.job_id "
+            "WHERE a.stopped_at >= ? AND a.started_at IS NOT NULL "
+            f"AND instr(a.job_id, '#') = 0 AND j.job_queue IN ({marks})",
+            (since, *queues),
+        )
+        return [(q, str(s or ""), float(v), int(a), int(b)) for q, s, v, a, b in rows]
+
     # ------------------------------------------------------------------ job tags
 
     async def job_tags(self, job_ids: list[str]) -> dict[str, dict[str, str]]:

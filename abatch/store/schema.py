@@ -110,6 +110,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX instances_live ON instances (ce) WHERE retired_at IS NULL;
     ALTER TABLE attempts ADD COLUMN instance_id TEXT;
     """,
+    # 5: fair share rebuilds each share identifier's usage at start-up from the attempts
+    # that ended inside the decay window.
+    """
+    CREATE INDEX attempts_by_stop ON attempts (stopped_at) WHERE started_at IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

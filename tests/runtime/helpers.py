@@ -71,16 +71,31 @@ async def runtime(
     *,
     vcpus: int = 2,
     setup: bool = True,
+    clock: Callable[[], float] | None = None,
     **kw: Any,
 ) -> AsyncIterator[Runtime]:
     executors = {ExecutorKind.PROCESS: executor} if executor is not None else None
-    async with open_runtime(settings(tmp, **kw), executors) as rt:  # type: ignore[arg-type]
+    async with open_runtime(
+        settings(tmp, **kw),
+        executors,  # type: ignore[arg-type]
+        clock=clock,
+    ) as rt:
         if setup:
             await rt.put_compute_environment(ce(vcpus=vcpus))
             await rt.put_job_queue(jq("q", 1))
             await rt.put_job_queue(jq("high", 10))
             await rt.register_job_definition(jd())
         yield rt
+
+
+class FakeClock:
+    """A clock a test moves by hand (seconds since the epoch, as time.time)."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
 
 
 async def wait_for(rt: Runtime, predicate: Callable[[], bool], timeout: float = 30.0) -> None:

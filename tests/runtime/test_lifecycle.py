@@ -254,8 +254,6 @@ async def test_second_runtime_on_same_state_dir_refused(tmp_path: Path) -> None:
 async def test_job_state_time_limit_cancels_a_blocked_head(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import abatch.runtime.runtime as runtime_module
-
     async with runtime(tmp_path, FakeExecutor()) as rt:
         limit = {
             "reason": "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
@@ -269,8 +267,8 @@ async def test_job_state_time_limit_cancels_a_blocked_head(
         after = await rt.submit(req("after"))
         await wait_for(rt, lambda: big.status_reason == REASON_MAX_CPU)
         assert big.status is S.RUNNABLE
-        real = runtime_module.now_ms
-        monkeypatch.setattr(runtime_module, "now_ms", lambda: real() + 601_000)
+        real = rt.clock
+        monkeypatch.setattr(rt, "clock", lambda: real() + 601.0)
         rt.wake()
         await wait_status(rt, [big, after])
         assert big.status is S.FAILED
