@@ -56,7 +56,7 @@ def _stream_arn(name: str) -> str:
 
 
 async def _stream(rt: Runtime, name: str) -> StreamRow:
-    await rt.store.flush()
+    await rt.store.flush_for_read()
     row = await rt.store.stream(name)
     if row is None or row.started_at is None:
         raise ApiError("The specified log stream does not exist.", NOT_FOUND)
@@ -118,7 +118,7 @@ async def describe_log_streams(rt: Runtime, p: Params) -> dict[str, Any]:
         raise ApiError("Cannot order by LastEventTime with a logStreamNamePrefix.", INVALID)
     limit = p.number("limit", lo=1, hi=50) or 50
     after = _key(p.text("nextToken"), "streams")
-    await rt.store.flush()
+    await rt.store.flush_for_read()
     rows = await rt.store.streams(
         prefix=prefix,
         by_time=order == "LastEventTime",
@@ -172,7 +172,7 @@ async def filter_log_events(rt: Runtime, p: Params) -> dict[str, Any]:
     resume = _filter_token(p.text("nextToken"))
     after = None if resume is None else (resume[0], resume[1])
     inclusive = resume is not None  # go on inside the stream the last page stopped in
-    await rt.store.flush()
+    await rt.store.flush_for_read()
     events: list[dict[str, Any]] = []
     searched: list[dict[str, Any]] = []
     budget = {"bytes": MAX_RESPONSE, "scan": MAX_FILTER_SCAN}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import anyio
 
 from abatch.executors.base import EngineUnavailableError, Executor, Handle, StartError
 from abatch.model.enums import ExecutorKind, JobStatus
+from abatch.model.errors import StateDirError
 from abatch.model.job import Attempt, JobRecord, log_stream_name
 from abatch.model.paths import log_file, work_dir
 from abatch.model.runspec import ExitResult, RunSpec
@@ -44,8 +46,13 @@ REASON_TIMEOUT = "Job attempt duration exceeded timeout"
 REASON_INTERRUPTED = "Runtime stopped; attempt interrupted and requeued"
 REASON_ABANDONED = "Runtime restarted; attempt abandoned and requeued"
 REASON_ENGINE_DOWN = "Engine unavailable; job requeued"
+REASON_STORE_DOWN = "State directory not writable; job requeued"
 # Attempts that end for reasons outside the job do not use up its retries.
-NOT_COUNTED = frozenset({REASON_INTERRUPTED, REASON_ABANDONED, REASON_ENGINE_DOWN})
+NOT_COUNTED = frozenset(
+    {REASON_INTERRUPTED, REASON_ABANDONED, REASON_ENGINE_DOWN, REASON_STORE_DOWN}
+)
+NOTE_DISK_FULL = "log incomplete: the disk holding the state directory is full"
+LOW_SPACE_BYTES = 64 * 1024
 ENGINE_RETRY_FIRST_S = 2.0
 ENGINE_RETRY_MAX_S = 60.0
 
@@ -209,6 +216,15 @@ class AttemptsMixin:
         job, attempt = run.job, run.attempt
         try:
             if adopted is None:
+                # The attempt is on disk before anything starts, so that after a crash the
+                # next runtime knows this attempt number was used (and which task id to
+                # look for) and never starts it a second time. Placements of one pass share
+                # this commit.
+                try:
+                    await self.store.flush()
+                except StateDirError as exc:
+                    self._store_down(run, str(exc))
+                    return
                 try:
                     spec = self.run_spec(job, attempt)
                     run.handle = await run.executor.start(spec)
@@ -272,6 +288,36 @@ class AttemptsMixin:
         self._requeue_front(job, now, reason)
         self._wake.set()
 
+    def _store_down(self, run: Running, reason: str) -> None:
+        """The attempt could not be recorded: it does not start. The job goes back to the
+        front of its queue (not counted) and placement waits until the store writes again."""
+        job, attempt = run.job, run.attempt
+        now = now_ms()
+        attempt.stopped_at = now
+        attempt.reason = reason
+        attempt.status_reason = REASON_STORE_DOWN
+        self.store.mark_attempt(job, attempt)
+        if job.attempts and job.attempts[-1] is attempt:
+            job.attempts.pop()  # its number is used again, as for an engine that is down
+        pool = self.pools.get(attempt.ce)
+        if pool is not None:
+            pool.give(job)
+        self._requeue_front(job, now, reason)
+        self._wake.set()
+
+    def _note_full_disk(self, attempt: Attempt) -> None:
+        """A job's output goes straight to its log file; on a full disk the job's own writes
+        fail (it sees ENOSPC, as on any host) and the runtime cannot add a line. So the
+        attempt's reason says it: retry rules still see the job's own result."""
+        try:
+            st = os.statvfs(self.state_dir)
+        except OSError:
+            return
+        if st.f_bavail * st.f_frsize < LOW_SPACE_BYTES:
+            attempt.reason = (
+                f"{attempt.reason}; {NOTE_DISK_FULL}" if attempt.reason else (NOTE_DISK_FULL)
+            )
+
     def _engine_retry(self, ce_name: str) -> None:
         pool = self.pools.get(ce_name)
         if pool is not None:
@@ -299,6 +345,7 @@ class AttemptsMixin:
         attempt.stopped_at = now
         attempt.exit_code = result.exit_code
         attempt.reason = result.reason
+        self._note_full_disk(attempt)
         pool = self.pools.get(attempt.ce)
         if pool is not None:
             pool.give(job)

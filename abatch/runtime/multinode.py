@@ -37,6 +37,7 @@ import anyio
 
 from abatch.executors.base import EngineUnavailableError, StartError
 from abatch.model.enums import ExecutorKind, JobStatus
+from abatch.model.errors import StateDirError
 from abatch.model.job import Attempt, JobRecord, log_stream_name
 from abatch.model.runspec import ExitResult
 from abatch.scheduler.transitions import reopen_node
@@ -240,6 +241,10 @@ class MultiNodeMixin:
         self, node_run: Running, address: str | None, network: str | None
     ) -> None:
         node, attempt = node_run.job, node_run.attempt
+        try:
+            await self.store.flush()  # recorded before it starts, as any attempt
+        except StateDirError as exc:
+            raise EngineUnavailableError(str(exc)) from None
         spec = self.run_spec(node, attempt)
         env = dict(spec.env)
         if address is not None:

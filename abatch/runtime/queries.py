@@ -130,7 +130,7 @@ class QueriesMixin:
             except (TypeError, ValueError):
                 raise ClientError("nextToken is not valid for this request") from None
         q.limit = limit + 1
-        await self.store.flush()
+        await self.store.flush_for_read()
         jobs = await self.store.list_jobs_page(q)
         if len(jobs) <= limit:
             return jobs, None

@@ -139,6 +139,7 @@ class Runtime(
         except BaseException:
             self._lock.release()
             raise
+        self.store.on_recovered.append(self.wake)
         try:
             await self._load()
         except BaseException:
@@ -262,6 +263,10 @@ class Runtime(
             self._wake.clear()
             if self._stopping:
                 return
+            if self.store.write_error is not None:
+                # Nothing starts while its attempt can't be recorded (a full disk); the store
+                # wakes this loop once a commit works again.
+                continue
             self.schedule_once()
             # Let attempt tasks and the writer run before the next pass.
             await anyio.sleep(0)
@@ -307,7 +312,7 @@ class Runtime(
         missing = [j for j in job_ids if j not in self.jobs]
         from_store: dict[str, JobRecord] = {}
         if missing:
-            await self.store.flush()
+            await self.store.flush_for_read()
             from_store = {j.job_id: j for j in await self.store.get_jobs(missing)}
         out = []
         for jid in job_ids:

@@ -95,7 +95,7 @@ class SubmitMixin:
             if d.job_id is not None and d.job_id not in self.jobs
         }
         if wanted:
-            await self.store.flush()
+            await self.store.flush_for_read()
             for job in await self.store.get_jobs(sorted(wanted)):
                 batch.finished[job.job_id] = job
 

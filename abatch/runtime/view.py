@@ -35,20 +35,20 @@ __all__ = [
 
 async def job_page(rt: Runtime, f: PageFilter, offset: int, limit: int) -> list[JobRecord]:
     """Jobs `offset .. offset+limit` of the list `f`; unfinished ones are the live records."""
-    await rt.store.flush()
+    await rt.store.flush_for_read()
     jobs = await pages.job_page(rt.store, f, offset, limit)
     return [rt.jobs.get(j.job_id) or j for j in jobs]
 
 
 async def job_count(rt: Runtime, f: PageFilter) -> int:
-    await rt.store.flush()
+    await rt.store.flush_for_read()
     return await pages.job_count(rt.store, f)
 
 
 async def finished_counts(rt: Runtime) -> dict[str, dict[JobStatus, int]]:
     """Per queue, counts of every status (a scan: call it when something changed, at most
     every few seconds, never per frame)."""
-    await rt.store.flush()
+    await rt.store.flush_for_read()
     out: dict[str, dict[JobStatus, int]] = {}
     for name in rt.registry.job_queues:
         out[name] = await rt.store.count_by_status(name)
@@ -56,7 +56,7 @@ async def finished_counts(rt: Runtime) -> dict[str, dict[JobStatus, int]]:
 
 
 async def dependents(rt: Runtime, job_id: str) -> list[tuple[str, str]]:
-    await rt.store.flush()
+    await rt.store.flush_for_read()
     return await pages.dependents(rt.store, job_id)
 
 

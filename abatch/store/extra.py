@@ -80,6 +80,8 @@ class ApiStoreMixin:
 
         async def _run(self, fn: Callable[..., T], *args: Any) -> T: ...
 
+        async def _write(self, fn: Callable[..., T], *args: Any) -> T: ...
+
         async def _attach_attempts(
             self, jobs: list[JobRecord], unfinished_only: bool = False
         ) -> None: ...
@@ -87,7 +89,7 @@ class ApiStoreMixin:
     # ------------------------------------------------------------------ policies
 
     async def put_scheduling_policy(self, policy: SchedulingPolicy, now: int) -> None:
-        await self._run(
+        await self._write(
             _exec,
             "INSERT INTO scheduling_policies (name, doc, created_at, updated_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET doc=excluded.doc, "
@@ -96,7 +98,7 @@ class ApiStoreMixin:
         )
 
     async def delete_scheduling_policy(self, name: str) -> None:
-        await self._run(_exec, "DELETE FROM scheduling_policies WHERE name=?", (name,))
+        await self._write(_exec, "DELETE FROM scheduling_policies WHERE name=?", (name,))
 
     async def scheduling_policies(self) -> list[SchedulingPolicy]:
         rows = await self._run(_fetch, "SELECT doc FROM scheduling_policies ORDER BY name", ())
@@ -136,7 +138,7 @@ class ApiStoreMixin:
         return out
 
     async def set_job_tags(self, job_id: str, tags: dict[str, str]) -> None:
-        await self._run(
+        await self._write(
             _exec,
             "INSERT INTO job_tags (job_id, tags) VALUES (?, ?) "
             "ON CONFLICT(job_id) DO UPDATE SET tags=excluded.tags",

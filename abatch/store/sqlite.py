@@ -9,11 +9,19 @@ what makes 2,000 jobs/s with every state change persisted possible.
 
 WAL journal, synchronous=NORMAL: a commit survives a crash of the process (the case we
 guard against, kill -9); an OS crash may lose the last commits but never corrupts the file.
+
+A commit that fails (a full disk, an I/O error) loses nothing that was acknowledged: the
+callers waiting on it get a `StateDirError` naming the cause (a submission is then refused,
+so acknowledged always means committed), changes to jobs already stored are kept and
+committed again, with a growing delay, until a commit succeeds; `write_error` says why in
+the meantime, and `on_recovered` callbacks run when writing works again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -36,6 +44,8 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 T = TypeVar("T")
 DB_NAME = "abatch.db"
 LINGER_SECONDS = 0.02
+RETRY_FIRST_S = 0.25
+RETRY_MAX_S = 5.0
 UNFINISHED = tuple(s.value for s in JobStatus if not s.is_terminal)
 INSTANCE_COLUMNS = "instance_id, ce, instance_type, launched_at, retired_at, retired_reason"
 
@@ -66,7 +76,10 @@ class SqliteStore(ApiStoreMixin):
         self._flush_now = asyncio.Event()
         self._closed = False
         self._writer_running = False
+        self._in_flight = False
         self.commits = 0
+        self.write_error: str | None = None  # why the last commit failed; None once one works
+        self.on_recovered: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ opening
 
@@ -121,6 +134,14 @@ class SqliteStore(ApiStoreMixin):
         result: T = await self._conn._execute(fn, self._conn._conn, *args)  # type: ignore[no-untyped-call]
         return result
 
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        """A direct write (resources, schedules): a failure is a `StateDirError` that says
+        why, never a bare sqlite3 error."""
+        try:
+            return await self._run(fn, *args)
+        except (sqlite3.Error, OSError) as exc:
+            raise StateDirError(write_failure(self.path, exc)) from None
+
     # ------------------------------------------------------------------ write-behind
 
     def insert_jobs(self, jobs: Iterable[JobRecord]) -> None:
@@ -146,8 +167,9 @@ class SqliteStore(ApiStoreMixin):
         )
 
     async def flush(self) -> None:
-        """Return once everything marked before this call is committed."""
-        if not self.pending() and not self._waiters:
+        """Return once everything marked before this call is committed; raise
+        `StateDirError` when the commit that should carry it fails."""
+        if not self.pending() and not self._waiters and not self._in_flight:
             return
         if not self._writer_running:
             await self.commit_pending()
@@ -157,6 +179,13 @@ class SqliteStore(ApiStoreMixin):
         self._wake.set()
         self._flush_now.set()
         await fut
+
+    async def flush_for_read(self) -> None:
+        """Flush before a read so that it sees every change made so far, but read anyway
+        when the store cannot write (a full disk must not stop DescribeJobs or the logs):
+        the read then sees the last committed state."""
+        with contextlib.suppress(StateDirError):
+            await self.flush()
 
     async def run_writer(self, linger: float = LINGER_SECONDS) -> None:
         """The writer task. State changes wait up to `linger` seconds so that many share one
@@ -170,6 +199,7 @@ class SqliteStore(ApiStoreMixin):
             self._writer_running = False
 
     async def _write_loop(self, linger: float) -> None:
+        delay = RETRY_FIRST_S
         while not self._closed:
             await self._wake.wait()
             self._wake.clear()
@@ -178,49 +208,90 @@ class SqliteStore(ApiStoreMixin):
                 with anyio.move_on_after(linger):
                     await self._flush_now.wait()
             self._wake.clear()
-            await self.commit_pending()
+            try:
+                await self.commit_pending()
+            except StateDirError:
+                # Kept changes are tried again after `delay`, or at once for a caller that
+                # needs an answer (a submission is refused promptly, not after the delay).
+                self._flush_now.clear()
+                with anyio.move_on_after(delay):
+                    await self._flush_now.wait()
+                delay = min(delay * 2, RETRY_MAX_S)
+                self._wake.set()
+                continue
+            delay = RETRY_FIRST_S
 
     async def commit_pending(self) -> None:
+        """Commit what accumulated in one transaction. On failure: raise `StateDirError`
+        (its waiters get it too), drop the inserts (their submissions are refused) and keep
+        the other changes for the next commit."""
         inserts, self._inserts = self._inserts, []
         jobs, self._dirty_jobs = self._dirty_jobs, {}
         attempts, self._dirty_attempts = self._dirty_attempts, {}
         instances, self._dirty_instances = self._dirty_instances, {}
         waiters, self._waiters = self._waiters, []
         if inserts or jobs or attempts or instances:
-            rows_ins = [codec.job_insert_row(j) for j in inserts]
-            rows_upd = [codec.job_update_row(j) for j in jobs.values()]
-            rows_att = [codec.attempt_row(k[0], a) for k, a in attempts.items()]
-            rows_inst = [astuple(r) for r in instances.values()]
+            self._in_flight = True
             try:
+                rows_ins = [codec.job_insert_row(j) for j in inserts]
+                rows_upd = [codec.job_update_row(j) for j in jobs.values()]
+                rows_att = [codec.attempt_row(k[0], a) for k, a in attempts.items()]
+                rows_inst = [astuple(r) for r in instances.values()]
                 await self._run(_write_batch, rows_ins, rows_upd, rows_att, rows_inst)
-            except BaseException as exc:
+            except (sqlite3.Error, OSError) as exc:
+                self._keep(jobs, attempts, instances)
+                error = StateDirError(write_failure(self.path, exc))
+                self.write_error = str(error)
                 for w in waiters:
                     if not w.done():
-                        w.set_exception(StateDirError(f"writing {self.path} failed: {exc}"))
+                        w.set_exception(error)
+                raise error from None
+            except BaseException:
+                self._keep(jobs, attempts, instances)
+                for w in waiters:
+                    if not w.done():
+                        w.cancel()
                 raise
+            finally:
+                self._in_flight = False
             self.commits += 1
+            if self.write_error is not None:
+                self.write_error = None
+                for callback in self.on_recovered:
+                    callback()
         for w in waiters:
             if not w.done():
                 w.set_result(None)
+
+    def _keep(
+        self,
+        jobs: dict[str, JobRecord],
+        attempts: dict[tuple[str, int], Attempt],
+        instances: dict[str, InstanceRow],
+    ) -> None:
+        """Put back the changes of a failed commit; changes marked since are newer and win."""
+        self._dirty_jobs = {**jobs, **self._dirty_jobs}
+        self._dirty_attempts = {**attempts, **self._dirty_attempts}
+        self._dirty_instances = {**instances, **self._dirty_instances}
 
     # ------------------------------------------------------------------ resources
 
     async def put_compute_environment(self, ce: ComputeEnvironment, now: int) -> None:
         doc = ce.model_dump_json()
-        await self._run(_upsert, "compute_environments", ce.compute_environment_name, doc, now)
+        await self._write(_upsert, "compute_environments", ce.compute_environment_name, doc, now)
 
     async def delete_compute_environment(self, name: str) -> None:
-        await self._run(_exec, "DELETE FROM compute_environments WHERE name=?", (name,))
+        await self._write(_exec, "DELETE FROM compute_environments WHERE name=?", (name,))
 
     async def compute_environments(self) -> list[ComputeEnvironment]:
         rows = await self._run(_fetch, "SELECT doc FROM compute_environments ORDER BY name", ())
         return [ComputeEnvironment.model_validate_json(r[0]) for r in rows]
 
     async def put_job_queue(self, jq: JobQueue, now: int) -> None:
-        await self._run(_upsert, "job_queues", jq.job_queue_name, jq.model_dump_json(), now)
+        await self._write(_upsert, "job_queues", jq.job_queue_name, jq.model_dump_json(), now)
 
     async def delete_job_queue(self, name: str) -> None:
-        await self._run(_exec, "DELETE FROM job_queues WHERE name=?", (name,))
+        await self._write(_exec, "DELETE FROM job_queues WHERE name=?", (name,))
 
     async def job_queues(self) -> list[JobQueue]:
         rows = await self._run(_fetch, "SELECT doc FROM job_queues ORDER BY name", ())
@@ -228,7 +299,7 @@ class SqliteStore(ApiStoreMixin):
 
     async def put_job_definition(self, jd: JobDefinition, now: int) -> None:
         assert jd.revision is not None and jd.status is not None
-        await self._run(
+        await self._write(
             _exec,
             "INSERT OR REPLACE INTO job_definitions (name, revision, status, doc, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -275,7 +346,7 @@ class SqliteStore(ApiStoreMixin):
         return {name: at for name, at in rows}
 
     async def record_schedule_fired(self, name: str, at: int) -> None:
-        await self._run(
+        await self._write(
             _exec,
             "INSERT INTO schedules (name, last_fired_at, fired_count) VALUES (?, ?, 1) "
             "ON CONFLICT(name) DO UPDATE SET last_fired_at=excluded.last_fired_at, "
@@ -443,8 +514,23 @@ def _prepare_db(conn: sqlite3.Connection, read_only: bool) -> None:
             conn.execute(f"PRAGMA user_version={number}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
+
+
+def write_failure(path: Path, exc: BaseException) -> str:
+    """One line for a failed write: what failed and why, with the fix for a full disk."""
+    text = str(exc) or type(exc).__name__
+    full = isinstance(exc, sqlite3.OperationalError) and "full" in text
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        full = True
+    if full:
+        return (
+            f"cannot write {path}: the disk holding the state directory is full ({text}); "
+            "nothing was lost that had been acknowledged; free some space and the runtime "
+            "carries on"
+        )
+    return f"cannot write {path}: {text}"
 
 
 def _write_batch(
@@ -474,8 +560,16 @@ def _write_batch(
             )
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo a failed transaction. SQLite may have rolled it back already (a full disk does
+    that), and a ROLLBACK must never hide the error that caused it."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _upsert(conn: sqlite3.Connection, table: str, name: str, doc: str, now: int) -> None:
