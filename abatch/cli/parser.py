@@ -43,8 +43,10 @@ their progress, wait until every one of them has finished, print a summary, and 
 only if all succeeded. Without CONFIG it runs the built-in quickstart, with its state in
 ./.abatch of the current directory.
 
-Ctrl-C (or SIGTERM) stops the runtime cleanly: running attempts are stopped and requeued,
-and the unfinished jobs run when a runtime starts again on the same state directory
+Ctrl-C (or SIGTERM) stops the runtime cleanly: nothing new starts, running attempts the
+next runtime can adopt are left running, the others get SIGTERM (SIGKILL after
+kill_grace_seconds) and are requeued; with --drain it waits for running attempts to finish
+instead. The unfinished jobs run when a runtime starts again on the same state directory
 (`abatch serve`). A second Ctrl-C stops at once.
 
 With --keep-running it also serves the API (as `abatch serve` does) from the moment its
@@ -65,9 +67,10 @@ to <state dir>/api.json, where `abatch submit`, `cancel`, `terminate`, `queues`,
 needs authentication (--auth, or [runtime] api_auth = true): requests must then be signed
 with the key in <state dir>/credentials.json.
 
-Stopping is clean: running attempts get SIGTERM (SIGKILL after kill_grace_seconds) and are
-requeued, everything is committed and the state directory is released. A second Ctrl-C
-stops at once.
+Stopping is clean: nothing new starts, running attempts the next runtime can adopt are left
+running, the others get SIGTERM (SIGKILL after kill_grace_seconds) and are requeued (with
+--drain: every running attempt is waited for), everything is committed and the state
+directory is released. A second Ctrl-C stops at once.
 """
 
 SUBMIT_DESCRIPTION = """\
@@ -116,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the API too and, after the summary, keep running until Ctrl-C or SIGTERM",
     )
     _api_options(run, " (with --keep-running)")
+    _drain_option(run)
 
     serve = command(
         "serve", "run the runtime in the foreground until Ctrl-C or SIGTERM", SERVE_DESCRIPTION
@@ -128,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--state-dir", metavar="DIR", help=CONFIG_STATE_DIR_HELP)
     _api_options(serve, "")
+    _drain_option(serve)
 
     tui = command(
         "tui",
@@ -196,6 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--state-dir", metavar="DIR", help=STATE_DIR_HELP)
     _client_commands(command)
     return parser
+
+
+def _drain_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--drain",
+        action="store_true",
+        help="on Ctrl-C or SIGTERM, start nothing new but wait for the running attempts to "
+        "finish before stopping (a second Ctrl-C stops at once)",
+    )
 
 
 def _api_options(p: argparse.ArgumentParser, when: str) -> None:

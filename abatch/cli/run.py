@@ -36,7 +36,7 @@ from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, resolve_st
 from .logfiles import tail_lines
 from .progress import ProgressDisplay, Tracker
 from .service import READY, ApiOptions, StatePrinter, api_options, api_text, start_api
-from .signals import Stopper, wait_first
+from .signals import Stopper, stop_mode_for, stopping_text, wait_first
 from .tables import duration_seconds, job_exit_code, summary_lines
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             print_summary(outcome, log_dir, tail)
 
-    outcome = anyio.run(run_config, config, settings, out, api, report)
+    outcome = anyio.run(run_config, config, settings, out, api, report, args.drain)
     if not outcome.reported:
         report(outcome)
     if outcome.interrupted:
@@ -129,6 +129,7 @@ async def run_config(
     out: Output,
     api: ApiOptions | None = None,
     on_done: Callable[[Outcome], None] | None = None,
+    drain: bool = False,
 ) -> Outcome:
     """Apply, submit, wait. With `api` (--keep-running) the API is served, and once the jobs
     have finished `on_done` gets the outcome while the runtime goes on until a signal."""
@@ -144,6 +145,7 @@ async def run_config(
         await tg.start(stopper.watch)
         try:
             async with open_runtime(settings) as rt:
+                rt.stop_mode = stop_mode_for(drain)
                 stopper.runtime = rt
                 report = await rt.apply(config)
                 out.say(describe_changes(report.changes))
@@ -174,11 +176,8 @@ async def run_config(
                             return replace(done, reported=True)
                     else:
                         interrupted = True
-                        out.say(
-                            f"stopping: {len(rt.running)} running attempt(s) get SIGTERM "
-                            f"(SIGKILL after {settings.kill_grace_seconds:g} s) and are "
-                            "requeued; press Ctrl-C again to stop at once"
-                        )
+                        text = stopping_text(rt, stopper.signal_name, settings.kill_grace_seconds)
+                        out.say(f"{text}; press Ctrl-C again to stop at once")
                     api_tg.cancel_scope.cancel()
         finally:
             tg.cancel_scope.cancel()
@@ -209,10 +208,7 @@ async def _keep_running(
         await stopper.requested.wait()
         if printer is not None:
             printer.flush()
-        out.say(
-            f"{stopper.signal_name}: stopping; {len(rt.running)} running attempt(s) get SIGTERM "
-            f"(SIGKILL after {settings.kill_grace_seconds:g} s) and are requeued"
-        )
+        out.say(stopping_text(rt, stopper.signal_name, settings.kill_grace_seconds))
         tg.cancel_scope.cancel()
 
 

@@ -18,7 +18,7 @@ import anyio
 from .common import EXIT_OK, resolve_state_dir
 from .run import describe_changes
 from .service import READY, ApiOptions, StatePrinter, api_options, api_text, start_api
-from .signals import Stopper
+from .signals import Stopper, stop_mode_for, stopping_text
 
 if TYPE_CHECKING:
     from abatch.config import LoadedConfig, RuntimeSettings
@@ -34,7 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = config.runtime if config is not None else RuntimeSettings()
     settings = base.model_copy(update={"state_dir": state_dir})
     api = api_options(args, settings)
-    return anyio.run(serve, config, settings, api, StatePrinter(sys.stdout))
+    return anyio.run(serve, config, settings, api, StatePrinter(sys.stdout), args.drain)
 
 
 async def serve(
@@ -42,6 +42,7 @@ async def serve(
     settings: RuntimeSettings,
     api: ApiOptions,
     printer: StatePrinter,
+    drain: bool = False,
 ) -> int:
     from abatch.runtime import open_runtime
 
@@ -50,6 +51,7 @@ async def serve(
         await tg.start(stopper.watch)
         try:
             async with open_runtime(settings) as rt:
+                rt.stop_mode = stop_mode_for(drain)
                 stopper.runtime = rt
                 rt.bus.subscribe(printer.on_change)
                 if config is not None:
@@ -73,10 +75,7 @@ async def serve(
                     await stopper.requested.wait()
                     api_tg.cancel_scope.cancel()
                 printer.flush()
-                printer.say(
-                    f"{stopper.signal_name}: stopping; {len(rt.running)} running attempt(s) get "
-                    f"SIGTERM (SIGKILL after {settings.kill_grace_seconds:g} s) and are requeued"
-                )
+                printer.say(stopping_text(rt, stopper.signal_name, settings.kill_grace_seconds))
             printer.flush()
             printer.say(f"stopped; state directory {settings.state_dir} released")
         finally:

@@ -19,7 +19,7 @@ import anyio.abc
 from .common import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
-    from abatch.runtime import Runtime
+    from abatch.runtime import Runtime, StopMode
 
 FORCE_EXIT_AFTER_S = 3.0
 
@@ -36,15 +36,50 @@ async def wait_first(*waits: Callable[[], Awaitable[object]]) -> None:
             tg.start_soon(one, wait)
 
 
+def stop_mode_for(drain: bool) -> StopMode:
+    """The runtime's stop mode for `run` and `serve`: leave (the default) or drain."""
+    from abatch.runtime import StopMode
+
+    return StopMode.DRAIN if drain else StopMode.LEAVE
+
+
+def stopping_text(rt: Runtime, signal_name: str | None, grace: float) -> str:
+    """The line printed when a signal stops the runtime: what happens to running attempts."""
+    from abatch.runtime import StopMode
+
+    runs = list(rt.running.values())
+    head = f"{signal_name}: stopping; nothing new starts"
+    if not runs:
+        return head
+    if rt.stop_mode is StopMode.DRAIN:
+        return (
+            f"{head}; waiting for {len(runs)} running attempt(s) to finish (--drain); "
+            "Ctrl-C again stops at once"
+        )
+    left = sum(1 for run in runs if rt.can_leave(run))
+    parts = []
+    if left:
+        parts.append(f"{left} running attempt(s) left running (adopted on the next start)")
+    if len(runs) - left:
+        parts.append(
+            f"{len(runs) - left} running attempt(s) get SIGTERM (SIGKILL after {grace:g} s) "
+            "and are requeued"
+        )
+    return f"{head}; " + "; ".join(parts)
+
+
 class Stopper:
     """SIGINT and SIGTERM for `run` and `serve`.
 
     The first signal sets `requested`: the command leaves its `open_runtime` block, which stops
-    the runtime cleanly (attempts get SIGTERM, then SIGKILL after the grace, and are requeued).
-    A second signal SIGKILLs the running attempts at once, so that the clean stop finishes
-    without the grace; if it still has not finished `FORCE_EXIT_AFTER_S` later, or on a third
-    signal, the process exits with 130 (what is committed stays; the next runtime on the
-    directory recovers the rest, as after a crash).
+    the runtime cleanly by its `stop_mode` (`stop_mode_for`): nothing new starts; attempts the
+    next runtime can adopt are left running and the others get SIGTERM, then SIGKILL after
+    the grace, and are requeued; or, with --drain, every running attempt is waited for.
+    A second signal stops at once (`Runtime.stop_now`: the drain is given up, what can be
+    left running is left, the rest is SIGKILLed), so that the stop finishes without waiting;
+    if it still has not finished `FORCE_EXIT_AFTER_S` later, or on a third signal, the
+    process exits with 130 (what is committed stays; the next runtime on the directory
+    recovers the rest, as after a crash).
     """
 
     def __init__(self, tg: anyio.abc.TaskGroup, err: TextIO | None = None) -> None:
@@ -76,7 +111,7 @@ class Stopper:
         rt = self.runtime
         if rt is None:
             return
-        rt.kill_running(grace=0)
+        rt.stop_now()
 
     async def _exit_later(self) -> None:
         await anyio.sleep(FORCE_EXIT_AFTER_S)

@@ -1,5 +1,5 @@
 """The imperative shell: scheduling loop, attempt supervisors, timeouts, event bus."""
 
-from .runtime import Runtime, open_runtime
+from .runtime import Runtime, StopMode, open_runtime
 
-__all__ = ["Runtime", "open_runtime"]
+__all__ = ["Runtime", "StopMode", "open_runtime"]

@@ -20,7 +20,7 @@ import anyio
 
 from abatch.executors.base import EngineUnavailableError, Executor, Handle, StartError
 from abatch.model.enums import ExecutorKind, JobStatus
-from abatch.model.errors import StateDirError
+from abatch.model.errors import AbatchError, StateDirError
 from abatch.model.job import Attempt, JobRecord, log_stream_name
 from abatch.model.paths import log_file, work_dir
 from abatch.model.runspec import ExitResult, RunSpec
@@ -71,6 +71,11 @@ class Running:
     timer: asyncio.TimerHandle | None = None
     done: anyio.Event = field(default_factory=anyio.Event)
     gang: Gang | None = None  # a multi-node job: its nodes' attempts (see multinode.py)
+    # Left running when the runtime stops (adopted on the next start): supervision ends once
+    # the executor is closed (or `scope` is cancelled) and nothing more is recorded, unless
+    # the attempt had ended by then.
+    leaving: bool = False
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 
 @dataclass(slots=True)
@@ -212,49 +217,58 @@ class AttemptsMixin:
 
     async def _supervise(self, run: Running, adopted: Handle | None = None) -> None:
         """Start the attempt (or take over `adopted`, found running after a restart), wait for
-        it, and record how it ended."""
-        job, attempt = run.job, run.attempt
+        it, and record how it ended; or, when `run.scope` is cancelled (the runtime stops and
+        leaves the attempt running), stop supervising without recording anything."""
         try:
-            if adopted is None:
-                # The attempt is on disk before anything starts, so that after a crash the
-                # next runtime knows this attempt number was used (and which task id to
-                # look for) and never starts it a second time. Placements of one pass share
-                # this commit.
-                try:
-                    await self.store.flush()
-                except StateDirError as exc:
-                    self._store_down(run, str(exc))
-                    return
-                try:
-                    spec = self.run_spec(job, attempt)
-                    run.handle = await run.executor.start(spec)
-                    self._engine_backoff.pop(attempt.ce, None)
-                except EngineUnavailableError as exc:
-                    self._engine_down(run, exc.reason)
-                    return
-                except StartError as exc:
-                    self._attempt_ended(run, ExitResult(None, exc.reason), REASON_START_FAILED)
-                    return
-            else:
-                run.handle = adopted
-            now = self._now()
-            attempt.pid = run.handle.pid
-            if attempt.started_at is None:
-                attempt.started_at = now
-            if job.status is not S.RUNNING:
-                self._move(job, S.RUNNING, now)
-            self.store.mark_attempt(job, attempt)
-            if run.kill_requested:
-                self._kill(run, self.settings.kill_grace_seconds)
-            else:
-                self._arm_timeout(run)
-            result = await run.executor.wait(run.handle)
-            self._attempt_ended(run, result, REASON_EXITED)
+            with run.scope:
+                await self._run_attempt(run, adopted)
         finally:
             if run.timer is not None:
                 run.timer.cancel()
-            self.running.pop(job.job_id, None)
+            self.running.pop(run.job.job_id, None)
             run.done.set()
+
+    async def _run_attempt(self, run: Running, adopted: Handle | None) -> None:
+        job, attempt = run.job, run.attempt
+        if adopted is None:
+            # The attempt is on disk before anything starts, so that after a crash the next
+            # runtime knows this attempt number was used (and which task id to look for) and
+            # never starts it a second time. Placements of one pass share this commit.
+            try:
+                await self.store.flush()
+            except StateDirError as exc:
+                self._store_down(run, str(exc))
+                return
+            try:
+                spec = self.run_spec(job, attempt)
+                run.handle = await run.executor.start(spec)
+                self._engine_backoff.pop(attempt.ce, None)
+            except EngineUnavailableError as exc:
+                self._engine_down(run, exc.reason)
+                return
+            except StartError as exc:
+                self._attempt_ended(run, ExitResult(None, exc.reason), REASON_START_FAILED)
+                return
+        else:
+            run.handle = adopted
+        now = self._now()
+        attempt.pid = run.handle.pid
+        if attempt.started_at is None:
+            attempt.started_at = now
+        if job.status is not S.RUNNING:
+            self._move(job, S.RUNNING, now)
+        self.store.mark_attempt(job, attempt)
+        if run.kill_requested:
+            self._kill(run, self.settings.kill_grace_seconds)
+        else:
+            self._arm_timeout(run)
+        try:
+            result = await run.executor.wait(run.handle)
+        except AbatchError:
+            if run.leaving:
+                return  # its executor was closed while it ran: the next runtime adopts it
+            raise
+        self._attempt_ended(run, result, REASON_EXITED)
 
     def _arm_timeout(self, run: Running) -> None:
         """Counted from the attempt's RUNNING time, so an adopted attempt keeps its deadline."""
@@ -292,7 +306,7 @@ class AttemptsMixin:
         """The attempt could not be recorded: it does not start. The job goes back to the
         front of its queue (not counted) and placement waits until the store writes again."""
         job, attempt = run.job, run.attempt
-        now = now_ms()
+        now = self._now()
         attempt.stopped_at = now
         attempt.reason = reason
         attempt.status_reason = REASON_STORE_DOWN

@@ -12,6 +12,7 @@ and commits in batches. Finished jobs leave memory once recorded; reads fall bac
 from __future__ import annotations
 
 import asyncio
+import enum
 import hashlib
 import random
 import time
@@ -56,6 +57,15 @@ if TYPE_CHECKING:
 
 S = JobStatus
 EXPLAIN_DEPTH = 10_000  # how far down a fair-share queue a job's position is worked out
+LEAVE_SETTLE_S = 1.0  # after its executor is closed, how long a left attempt may take to settle
+
+
+class StopMode(enum.Enum):
+    """What stopping the runtime does with the attempts still running."""
+
+    REQUEUE = "requeue"  # SIGTERM, SIGKILL after the grace; back to the front of the queue
+    LEAVE = "leave"  # left running, adopted on the next start (others as REQUEUE)
+    DRAIN = "drain"  # wait for them to finish; `stop_now` then leaves or stops the rest
 
 
 class Runtime(
@@ -107,6 +117,8 @@ class Runtime(
         self.runtime_id = f"abatch-{digest}"
         self._wake = asyncio.Event()
         self._stopping = False
+        self.stop_mode = StopMode.REQUEUE
+        self._drain_scope: anyio.CancelScope | None = None
         self._seq_hi = 0
         self._seq_lo = 0
         self._lock = StateLock(self.state_dir)
@@ -235,21 +247,62 @@ class Runtime(
         for run in list(self.running.values()):
             self._kill(run, grace)
 
+    def stop_now(self) -> None:
+        """A stop that must not wait (a second Ctrl-C): stop waiting for a drain, leave every
+        attempt that can be left, SIGKILL the others (they are requeued)."""
+        if self._drain_scope is not None:
+            self._drain_scope.cancel()
+        self._stop_attempts(grace=0, leave=self.stop_mode is not StopMode.REQUEUE)
+
+    def can_leave(self, run: Running) -> bool:
+        """Whether a stop may leave this attempt running: it has started, nothing asked to
+        stop it, and its executor finds its attempts again on the next start. A multi-node
+        job never is (a restart runs it again)."""
+        return (
+            run.handle is not None
+            and run.gang is None
+            and not run.kill_requested
+            and hasattr(run.executor, "adopt")
+        )
+
+    def _stop_attempts(self, grace: float, *, leave: bool) -> None:
+        for run in list(self.running.values()):
+            if run.leaving or (leave and self.can_leave(run)):
+                run.leaving = True
+            else:
+                self._kill(run, grace)
+
     async def _shutdown(self) -> None:
-        """Stop placing; stop running attempts (they are requeued); commit everything."""
+        """Stop placing; drain, leave or stop the running attempts (`stop_mode`); commit
+        everything."""
         self._stopping = True
         if self._jstla_timer is not None:
             self._jstla_timer.cancel()
         for timer in [*self._reclaim_timers.values(), self._scale_timer]:
             if timer is not None:
                 timer.cancel()
+        if self.stop_mode is StopMode.DRAIN:
+            # Running attempts finish as usual (a retry goes back to its queue, unplaced);
+            # `stop_now` ends the wait.
+            with anyio.CancelScope() as self._drain_scope:
+                for run in list(self.running.values()):
+                    await run.done.wait()
+        leave = self.stop_mode is StopMode.LEAVE
+        self._stop_attempts(self.settings.kill_grace_seconds, leave=leave)
         for run in list(self.running.values()):
-            self._kill(run, self.settings.kill_grace_seconds)
-        for run in list(self.running.values()):
-            await run.done.wait()
+            if not run.leaving:
+                await run.done.wait()
         await self.stop_sweeps()
+        # Closing an executor ends the waits of the attempts left running: an attempt that
+        # ended meanwhile gets its exit recorded now, the others are left to the next runtime.
         for ex in [*self._executors.values(), *self._ce_executors.values()]:
             await ex.close()
+        with anyio.move_on_after(LEAVE_SETTLE_S):
+            for run in list(self.running.values()):
+                await run.done.wait()
+        for run in list(self.running.values()):
+            run.scope.cancel()  # an executor whose close leaves its waits pending
+            await run.done.wait()
         await self.store.flush()
 
     # ------------------------------------------------------------------ scheduling
@@ -383,4 +436,4 @@ async def open_runtime(
             rt._lock.release()
 
 
-__all__ = ["Runtime", "open_runtime"]
+__all__ = ["Runtime", "StopMode", "open_runtime"]
