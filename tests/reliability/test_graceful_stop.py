@@ -117,6 +117,8 @@ name = "box"
 image = "abatch-test-busybox:latest"
 command = ["true"]
 resource_requirements = [{ type = "VCPU", value = "1" }, { type = "MEMORY", value = "64" }]
+volumes = [{ name = "go", host = { source_path = "GO_DIR" } }]
+mount_points = [{ source_volume = "go", container_path = "/go" }]
 """
 
 
@@ -126,21 +128,27 @@ async def test_sigterm_leaves_a_container_running_for_the_next_runtime(
 ) -> None:
     await build_busybox_image()
     cfg = tmp_path / "docker.toml"
-    cfg.write_text(DOCKER_CONFIG)
+    go = tmp_path / "go"
+    go.mkdir()
+    cfg.write_text(DOCKER_CONFIG.replace("GO_DIR", str(go)))
     state = tmp_path / "state"
     server = spawn("serve", str(cfg))
     server.wait_for(is_ready, timeout=60)
-    job_id = submit(state, tmp_path, "q", "box", "sh", "-c", "echo before; sleep 3; echo after")
+    # The container runs until the file GO appears in its bind mount, however slow the host.
+    script = "echo before; until [ -e /go/GO ]; do sleep 0.05; done; echo after"
+    job_id = submit(state, tmp_path, "q", "box", "sh", "-c", script)
     wait_status(state, tmp_path, job_id, "RUNNING")
     queued = submit(state, tmp_path, "q", "box", "true")
     server.signal(signal.SIGTERM)
     assert server.finish(timeout=20) == 0  # promptly: nothing is waited for
-    assert "1 running attempt(s) left running (adopted on the next start)" in server.output
+    left = "1 running attempt(s) left running (adopted on the next start)"
+    assert left in server.output, server.output
     assert describe(state, tmp_path, job_id)["status"] == "RUNNING"
     assert describe(state, tmp_path, queued)["status"] == "RUNNABLE"
 
     again = spawn("serve", str(cfg))
     again.wait_for(is_ready, timeout=60)
+    (go / "GO").touch()
     job = wait_status(state, tmp_path, job_id, "SUCCEEDED")
     attempts = job["attempts"]
     assert isinstance(attempts, list) and len(attempts) == 1  # adopted, not run again
