@@ -2,9 +2,9 @@
 placed and finish; then a last runtime runs everything to the end, and every job's history
 is checked.
 
-A real `abatch serve` on a real state directory, submissions through its API from two
+A real `abatch serve` on a real state directory, submissions through its API from three
 threads (plain jobs, arrays, jobs depending on earlier ones), SIGKILL after a random delay,
-restart, repeat. Then:
+restart, repeat five times. Then:
 
 - the store passes `PRAGMA integrity_check`;
 - every submission that was answered exists, exactly once (each has a unique name), and
@@ -41,7 +41,7 @@ from abatch.scheduler.transitions import can_transition
 from abatch.store.sqlite import SqliteStore
 from tests.cli.support import Abatch, ready_url, toml_str
 
-CYCLES = 6
+CYCLES = 5
 SEED = int(os.environ.get("ABATCH_CRASH_SEED", "0")) or random.randrange(1, 1 << 30)
 
 CONFIG = """
@@ -95,7 +95,7 @@ def submitter(url: str, seed: int, out: Submitted, stop: threading.Event) -> Non
         body: dict[str, Any] = {"parameters": {"s": rng.choice(["0", "0.02", "0.05"])}}
         kind = rng.random()
         if kind < 0.15:
-            body["arrayProperties"] = {"size": rng.randint(2, 6)}
+            body["arrayProperties"] = {"size": rng.randint(2, 12)}
         elif kind < 0.35 and earlier:
             deps = rng.sample(earlier, min(len(earlier), rng.randint(1, 2)))
             body["dependsOn"] = [{"jobId": d} for d in deps]
@@ -114,7 +114,7 @@ def crash_cycle(cfg: Path, state: Path, cwd: Path, rng: random.Random, out: Subm
         stop = threading.Event()
         threads = [
             threading.Thread(target=submitter, args=(url, rng.randrange(1 << 30), out, stop))
-            for _ in range(2)
+            for _ in range(3)
         ]
         for t in threads:
             t.start()
@@ -232,6 +232,13 @@ async def test_kill_minus_9_in_a_loop_loses_nothing_and_duplicates_nothing(
     for (job_id, number), times in started.items():
         assert times == 1, (why, job_id, number, times)
         assert any(str(a.number) == number for a in jobs[job_id].attempts), (why, job_id)
+
+    interrupted = sum(1 for j in jobs.values() for a in j.attempts[:-1])
+    print(
+        f"{why}: {len(out.acked)} submissions answered of {len(out.names)} sent, "
+        f"{len(jobs)} jobs, {sum(started.values())} starts, {interrupted} attempts ended by a "
+        "restart"
+    )
 
     # A dependent was placed only once its dependencies had succeeded.
     for job_id, request in out.acked.items():
