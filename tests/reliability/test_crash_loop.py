@@ -35,6 +35,7 @@ import anyio
 import anyio.to_thread
 
 from abatch.client.http import ApiClient
+from abatch.executors.process import ProcessExecutor
 from abatch.model.enums import JobStatus
 from abatch.model.job import JobRecord
 from abatch.scheduler.transitions import can_transition
@@ -42,6 +43,9 @@ from abatch.store.sqlite import SqliteStore
 from tests.cli.support import Abatch, ready_url, toml_str
 
 CYCLES = 5
+# Whether process attempts survive the runtime (a supervisor adopts them after a restart):
+# then no job runs twice at all; else an attempt running at a crash is stopped and requeued.
+ADOPTS_PROCESSES = hasattr(ProcessExecutor, "adopt")
 SEED = int(os.environ.get("ABATCH_CRASH_SEED", "0")) or random.randrange(1, 1 << 30)
 
 CONFIG = """
@@ -181,6 +185,10 @@ def check_job(job: JobRecord, started: Counter[tuple[str, str]], why: str) -> No
         assert a.status_reason in ENDED_BY_RESTART, (*where, tries)
     assert tries[-1].exit_code == 0, (*where, tries)
     assert started[(job.job_id, str(tries[-1].number))] == 1, (*where, tries)
+    if ADOPTS_PROCESSES:
+        # Attempts outlive the runtime and are adopted: whatever the crashes, a job ran once.
+        runs = sum(n for (jid, _), n in started.items() if jid == job.job_id)
+        assert runs == 1, (*where, tries)
 
 
 async def test_kill_minus_9_in_a_loop_loses_nothing_and_duplicates_nothing(
