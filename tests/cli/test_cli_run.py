@@ -76,7 +76,9 @@ def test_run_json_is_pure_json_with_every_field(
     assert broken["attempts"] == 1 and broken["logStreamName"].startswith("sh/default/")
     assert "MARKER-broken-42" in broken["logTail"]
     first = by_name["first"]
-    assert first["exitCode"] == 0 and first["durationSeconds"] >= 0.1
+    # About the 0.1 s sleep: counted from RUNNING, which is noted once the spawn has
+    # returned, so on a loaded host a few ms of the sleep can fall before it.
+    assert first["exitCode"] == 0 and first["durationSeconds"] >= 0.05
     assert "logTail" not in first
 
 
