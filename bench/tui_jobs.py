@@ -10,7 +10,9 @@ figures; asserts nothing. Run from the repository root:
   shown (through Pilot, so it includes Pilot's own waits for the screen to settle); then a
   status filter (a tenth of the jobs match); `set_filter` is the table's own work for the
   name filter (count + first page + repaint request), without Pilot;
-- end: a status filter then a jump to the last row (an offset page deep in the list).
+- end: a status filter then a jump to the last row (an offset page deep in the list);
+- sort: from pressing `o` (order by name, which has no index: the list's keys are sorted once)
+  to the first rows shown, all jobs listed; then a jump to the last row of the sorted list.
 """
 
 from __future__ import annotations
@@ -69,6 +71,17 @@ async def one(n: int) -> dict[str, float]:
                 await pilot.press("end")
                 await settle(pilot)
                 out["jump to end"] = time.perf_counter() - t0
+                await table.set_filter(PageFilter())
+                await settle(pilot)
+                t0 = time.perf_counter()
+                await pilot.press("o")
+                await settle(pilot)
+                out["sort name"] = time.perf_counter() - t0
+                assert table.filter.sort == "name" and table.total == n
+                t0 = time.perf_counter()
+                await pilot.press("end")
+                await settle(pilot)
+                out["sorted end"] = time.perf_counter() - t0
     return out
 
 
@@ -79,7 +92,7 @@ async def main() -> None:
     args = ap.parse_args()
     print(
         f"{'jobs':>8}  {'open':>7}  {'filter name':>11}  {'filter status':>13}  "
-        f"{'set_filter':>10}  {'end':>7}"
+        f"{'set_filter':>10}  {'end':>7}  {'sort name':>9}  {'sorted end':>10}"
     )
     for n in (int(s) for s in args.sizes.split(",")):
         runs = [await one(n) for _ in range(args.rounds)]
@@ -87,7 +100,8 @@ async def main() -> None:
         print(
             f"{n:>8,}  {med['open']:>6.3f}s  {med['filter name']:>10.3f}s  "
             f"{med['filter status']:>12.3f}s  {med['set_filter']:>9.3f}s  "
-            f"{med['jump to end']:>6.3f}s",
+            f"{med['jump to end']:>6.3f}s  {med['sort name']:>8.3f}s  "
+            f"{med['sorted end']:>9.3f}s",
             flush=True,
         )
 

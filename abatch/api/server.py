@@ -34,7 +34,7 @@ from abatch.client.http import API_FILE, LOGS_TARGET
 from abatch.client.sigv4 import Credentials, load_credentials
 from abatch.model.errors import AbatchError, ClientError
 
-from . import instances, jobs, logs, policies, resources
+from . import instances, jobs, logs, policies, resources, uiview
 from .auth import verify
 from .errors import (
     REQUEST_ID,
@@ -85,6 +85,7 @@ OPERATIONS: dict[str, Operation] = {
     **resources.OPERATIONS,
     **policies.OPERATIONS,
     **instances.OPERATIONS,  # local extensions
+    **uiview.OPERATIONS,  # abatch's own, for an attached terminal UI
 }
 _BY_PATH = {name.lower(): name for name in [*OPERATIONS, *UNSUPPORTED]}
 

@@ -54,6 +54,19 @@ jobs are submitted, and after the summary it keeps the runtime and the API runni
 Ctrl-C or SIGTERM; the exit code still says whether its own jobs succeeded.
 """
 
+TUI_DESCRIPTION = """\
+Start the runtime on the state directory and browse queues, compute environments, jobs and
+logs; act on them (cancel, terminate, re-submit, submit, enable/disable). CONFIG's resources
+and schedules are applied (not its jobs). Press ? for every key. The API is served as by
+`abatch serve` (--host, --port, --auth).
+
+When a runtime already serves the state directory (`abatch serve`, `abatch run
+--keep-running`; found through <state dir>/api.json), the UI attaches to it over its API
+and starts none: the same views and actions, changes shown within a second or two.
+--attach URL attaches to the runtime at URL (signing requests with the state directory's
+key when it has one); --attach alone attaches or fails, never starting a runtime.
+"""
+
 SERVE_DESCRIPTION = """\
 Run the runtime in the foreground until Ctrl-C or SIGTERM, printing one line per job state
 change. With CONFIG, its compute environments, job queues and job definitions are applied
@@ -136,13 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     tui = command(
         "tui",
-        "the terminal UI, with the runtime in the same process",
-        "Start the runtime on the state directory and browse queues, compute environments, "
-        "jobs and logs; act on them (cancel, terminate, re-submit, submit, enable/disable). "
-        "CONFIG's resources and schedules are applied (not its jobs). Press ? for every key.",
+        "the terminal UI, with the runtime in the same process or attached to one",
+        TUI_DESCRIPTION,
     )
     tui.add_argument("config", nargs="?", metavar="CONFIG", help="TOML config to apply first")
     tui.add_argument("--state-dir", metavar="DIR", help=CONFIG_STATE_DIR_HELP)
+    tui.add_argument(
+        "--attach",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="attach to the runtime at URL (default: the one serving the state directory) "
+        "instead of starting one",
+    )
     _api_options(tui, "")
 
     validate = command(

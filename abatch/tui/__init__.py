@@ -1,6 +1,7 @@
-"""The terminal UI (Textual). `run_tui` is what `abatch tui [CONFIG]` calls: it starts the
-runtime in this process and runs the app on the same event loop or, when a runtime already
-owns the state directory, attaches to that runtime over its API."""
+"""The terminal UI (Textual). What `abatch tui [CONFIG]` calls: `run_tui` starts the runtime
+in this process and runs the app on the same event loop (a `LocalBackend`); `attach_tui`
+runs the app against a runtime in another process through its API (a `RemoteBackend`), as
+when a runtime already owns the state directory. The screens do not know which they have."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import anyio
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from abatch.client import ApiClient
     from abatch.config import LoadedConfig, RuntimeSettings
     from abatch.runtime import Runtime
 
@@ -22,21 +24,12 @@ async def run_tui(
     settings: RuntimeSettings,
     config: LoadedConfig | None,
     *,
-    attach_url: str | None = None,
     on_runtime: OnRuntime | None = None,
 ) -> int:
-    """Run the UI until the user quits; returns the exit status (0).
+    """Run the runtime and the UI until the user quits; returns the exit status (0).
 
-    With `attach_url` (the URL of a runtime that already serves the state directory, from
-    `abatch.client.find_runtime`), the UI would talk to that runtime; attaching is not
-    implemented yet, so this raises NotImplementedError for the caller to report.
     `on_runtime(rt, tg)` runs once the runtime is up, with a task group that ends before
     the runtime stops: the CLI starts the API there (this package may not import it)."""
-    if attach_url is not None:
-        raise NotImplementedError(
-            f"a runtime already serves {settings.state_dir} at {attach_url}; attaching the "
-            "terminal UI to it is not implemented yet"
-        )
     from abatch.runtime import open_runtime
 
     from .app import AbatchApp
@@ -55,4 +48,20 @@ async def run_tui(
     return app.return_code or 0
 
 
-__all__ = ["run_tui"]
+async def attach_tui(client: ApiClient) -> int:
+    """Run the UI against the runtime `client` talks to until the user quits; returns the exit
+    status (0). Raises the client's error (ApiConnectionError, or the runtime's refusal) when
+    that runtime does not answer, before the UI starts."""
+    from .app import AbatchApp
+    from .remote import RemoteBackend
+
+    backend = await RemoteBackend(client).connect()
+    app = AbatchApp(backend)
+    try:
+        await app.run_async()
+    finally:
+        backend.close()
+    return app.return_code or 0
+
+
+__all__ = ["attach_tui", "run_tui"]

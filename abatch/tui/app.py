@@ -7,6 +7,7 @@ timer, so a burst of events costs one redraw."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 
 from textual.app import App, SystemCommand
@@ -34,9 +35,18 @@ class AbatchApp(App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, backend: TuiBackend, *, poll_every: float | None = None) -> None:
+    def __init__(
+        self,
+        backend: TuiBackend,
+        *,
+        poll_every: float | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        """`clock()` is now in epoch milliseconds, for the durations of running jobs (a
+        fixed one makes renders repeatable: the snapshot tests)."""
         super().__init__()
         self.backend = backend
+        self.clock = clock or _wall_clock
         self.sub_title = backend.title
         self._listeners: list[Callable[[], None]] = []
         self._unsubscribe: Callable[[], None] | None = None
@@ -44,6 +54,7 @@ class AbatchApp(App[int]):
 
     def on_mount(self) -> None:
         self._unsubscribe = self.backend.subscribe(self.backend_changed)
+        self.backend_changed()  # the title, if the backend already had a problem
         if self.poll_every is not None:
             self.set_interval(self.poll_every, self.backend_changed)
 
@@ -62,7 +73,12 @@ class AbatchApp(App[int]):
 
     def backend_changed(self) -> None:
         """Something may have changed: every screen marks itself dirty (cheap, synchronous:
-        this runs inside the runtime's event publication)."""
+        this runs inside the runtime's event publication). An attached UI says in its title
+        when the runtime cannot be reached."""
+        problem = self.backend.problem
+        title = self.backend.title + (f" · NOT CONNECTED: {problem}" if problem else "")
+        if title != self.sub_title:
+            self.sub_title = title
         for fn in self._listeners:
             fn()
 
@@ -100,7 +116,7 @@ class AbatchApp(App[int]):
             screen = self.screen
             assert isinstance(screen, JobsScreen)
             screen.parents.append(screen.table.filter)
-            await screen.show(PageFilter(parent=parent, newest_first=False))
+            await screen.show(PageFilter(parent=parent, descending=False))
 
         self.run_worker(go())
 
@@ -122,3 +138,7 @@ class AbatchApp(App[int]):
         )
         yield SystemCommand("Help", "Every key (?)", self.action_help)
         yield from super().get_system_commands(screen)
+
+
+def _wall_clock() -> int:
+    return int(time.time() * 1000)

@@ -1,8 +1,13 @@
 """What the terminal UI needs from a runtime: `TuiBackend`, and the plain rows it reads.
 
 Two implementations: `LocalBackend` (local.py) wraps a runtime in this process and is told
-of every change by its event bus; an API client implementation (for attaching to a runtime
-that already owns the state directory) would poll instead. The UI only sees this protocol.
+of every change by its event bus; `RemoteBackend` (remote.py) attaches to a runtime in
+another process through its HTTP API and learns of changes by long-polling it. The UI only
+sees this protocol.
+
+A list's order is `PageFilter.sort` (one of `SORTS`) and `PageFilter.descending`. Log
+positions are opaque `LogCursor`s: a byte offset for a local file, a CloudWatch token over
+the API.
 """
 
 from __future__ import annotations
@@ -12,13 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from abatch.model.enums import JobStatus
-from abatch.runtime.view import PageFilter
+from abatch.runtime.view import SORTS, PageFilter
+
+LogCursor = int | str
 
 __all__ = [
+    "SORTS",
     "AttemptRow",
     "CeRow",
     "JobInfo",
     "JobRow",
+    "LogCursor",
     "PageFilter",
     "QueueRow",
     "SubmitForm",
@@ -101,6 +110,21 @@ class SubmitForm:
     command: list[str] | None = None
     array_size: int | None = None
 
+    def submit_body(self) -> dict[str, Any]:
+        """The SubmitJob body (AWS spelling)."""
+        fields: dict[str, Any] = {
+            "jobName": self.name,
+            "jobQueue": self.queue,
+            "jobDefinition": self.definition,
+        }
+        if self.parameters:
+            fields["parameters"] = self.parameters
+        if self.command:
+            fields["containerOverrides"] = {"command": self.command}
+        if self.array_size is not None:
+            fields["arrayProperties"] = {"size": self.array_size}
+        return fields
+
 
 class TuiBackend(Protocol):
     """The UI's only way to the runtime. Reads are async; `subscribe` calls back (on the UI's
@@ -108,6 +132,7 @@ class TuiBackend(Protocol):
     unsubscribe function."""
 
     title: str
+    problem: str | None  # why the runtime cannot be reached right now (attached UI only)
 
     def subscribe(self, fn: Callable[[], None]) -> Callable[[], None]: ...
 
@@ -137,10 +162,10 @@ class TuiBackend(Protocol):
 
     async def set_ce_state(self, name: str, enabled: bool) -> None: ...
 
-    async def log_tail(self, stream: str, lines: int) -> tuple[list[str], int]:
-        """The last `lines` lines of an attempt's log and the offset just past them."""
+    async def log_tail(self, stream: str, lines: int) -> tuple[list[str], LogCursor]:
+        """The last `lines` lines of an attempt's log and the position just past them."""
         ...
 
-    async def log_read(self, stream: str, offset: int) -> tuple[list[str], int]:
-        """Complete lines written since `offset` (bounded) and the offset past them."""
+    async def log_read(self, stream: str, at: LogCursor) -> tuple[list[str], LogCursor]:
+        """Complete lines written since `at` (bounded) and the position past them."""
         ...

@@ -17,8 +17,18 @@ from abatch.model.enums import ALL_STATUSES, JobStatus, ResourceState
 from abatch.model.job import JobRecord, SubmitJobRequest
 from abatch.runtime import view
 
-from .backend import AttemptRow, CeRow, JobInfo, JobRow, PageFilter, QueueRow, SubmitForm
+from .backend import (
+    CeRow,
+    JobInfo,
+    JobRow,
+    LogCursor,
+    PageFilter,
+    QueueRow,
+    SubmitForm,
+)
+from .docs import info_from_doc
 from .logfile import read_from, tail
+from .ordering import SortedPages
 
 if TYPE_CHECKING:
     from abatch.runtime import Runtime
@@ -51,9 +61,11 @@ class LocalBackend:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.title = f"abatch · {rt.state_dir}"
+        self.problem: str | None = None  # a runtime in this process is always there
         self._counts: dict[str, dict[JobStatus, int]] = {}
         self._counted_at = 0.0
         self._changed = True
+        self._sorted = SortedPages(self._order, self._rows_at)
 
     # ------------------------------------------------------------------ events
 
@@ -67,42 +79,24 @@ class LocalBackend:
     # ------------------------------------------------------------------ jobs
 
     async def job_count(self, f: PageFilter) -> int:
+        if not f.by_position:
+            return await self._sorted.count(f)
         return await view.job_count(self.rt, f)
 
     async def job_page(self, f: PageFilter, offset: int, limit: int) -> list[JobRow]:
+        if not f.by_position:
+            return await self._sorted.page(f, offset, limit)
         return [job_row(j) for j in await view.job_page(self.rt, f, offset, limit)]
 
+    async def _order(self, f: PageFilter) -> list[int]:
+        return await view.job_order(self.rt, f)
+
+    async def _rows_at(self, keys: list[int]) -> list[JobRow]:
+        return [job_row(j) for j in await view.jobs_at(self.rt, keys)]
+
     async def job_info(self, job_id: str) -> JobInfo | None:
-        rt = self.rt
-        jobs = await rt.get_jobs([job_id])
-        if not jobs:
-            return None
-        job = jobs[0]
-        details = await rt.describe_jobs([job_id])
-        detail = details[0] if details else job.to_detail()
-        array = detail.get("arrayProperties") or {}
-        return JobInfo(
-            row=job_row(job),
-            detail=detail,
-            attempts=[
-                AttemptRow(
-                    a.number,
-                    a.log_stream,
-                    a.started_at,
-                    a.stopped_at,
-                    a.exit_code,
-                    a.reason,
-                    a.status_reason,
-                )
-                for a in job.attempts
-            ],
-            history=[(s.value, t) for s, t in job.history],
-            why=rt.explain(job),
-            position=await view.queue_position(rt, job),
-            depends_on=list(job.spec.get("_waitFor") or []),
-            dependents=await view.dependents(rt, job_id),
-            array_summary=array.get("statusSummary"),
-        )
+        doc = await view.job_view(self.rt, job_id)
+        return None if doc is None else info_from_doc(doc)
 
     # ------------------------------------------------------------------ resources
 
@@ -112,40 +106,22 @@ class LocalBackend:
         if (self._changed and now - self._counted_at >= COUNTS_EVERY) or not self._counts:
             self._counts = await view.finished_counts(rt)
             self._counted_at, self._changed = now, False
-        rows = []
-        for jq in sorted(rt.registry.job_queues.values(), key=lambda q: -q.priority):
-            counts = {s: self._counts.get(jq.job_queue_name, {}).get(s, 0) for s in ALL_STATUSES}
-            rows.append(
-                QueueRow(
-                    name=jq.job_queue_name,
-                    state=jq.state.value,
-                    priority=jq.priority,
-                    compute_environments=tuple(jq.ce_names()),
-                    counts=counts,
-                )
+        return [
+            QueueRow(
+                name=q.name,
+                state=q.state,
+                priority=q.priority,
+                compute_environments=q.compute_environments,
+                counts={s: self._counts.get(q.name, {}).get(s, 0) for s in ALL_STATUSES},
             )
-        return rows
+            for q in view.queue_views(rt)
+        ]
 
     async def compute_environments(self) -> list[CeRow]:
-        rows = []
-        for name, ce in sorted(self.rt.registry.compute_environments.items()):
-            pool = self.rt.pools.get(name)
-            kind = ce.type.value
-            cr = ce.compute_resources
-            if cr is not None:
-                kind += f" {cr.type.value}"
-            rows.append(
-                CeRow(
-                    name=name,
-                    state=ce.state.value,
-                    kind=kind,
-                    vcpus=(pool.used_vcpus, pool.vcpus) if pool else (0.0, 0.0),
-                    memory=(pool.used_memory, pool.memory) if pool else (0, 0),
-                    gpus=(pool.used_gpus, pool.gpus) if pool else (0, 0),
-                    note=pool.unavailable if pool else None,
-                )
-            )
-        return rows
+        return [
+            CeRow(c.name, c.state, c.kind, c.vcpus, c.memory, c.gpus, c.note)
+            for c in view.ce_views(self.rt)
+        ]
 
     def queue_names(self) -> list[str]:
         return sorted(self.rt.registry.job_queues)
@@ -165,40 +141,12 @@ class LocalBackend:
         jobs = await self.rt.get_jobs([job_id])
         if not jobs:
             raise LookupError(f"job {job_id} does not exist")
-        job = jobs[0]
-        spec = job.spec
-        fields: dict[str, object] = {
-            "jobName": job.job_name,
-            "jobQueue": job.job_queue,
-            "jobDefinition": job.job_definition,
-        }
-        if spec.get("parameters"):
-            fields["parameters"] = spec["parameters"]
-        size = (spec.get("arrayProperties") or {}).get("size")
-        if size is not None and "_parent" not in spec:
-            fields["arrayProperties"] = {"size": size}
-        for key in ("retryStrategy", "timeout", "tags", "shareIdentifier"):
-            if spec.get(key) is not None:
-                fields[key] = spec[key]
-        command = (spec.get("container") or {}).get("command")
-        if command:
-            fields["containerOverrides"] = {"command": command}
+        fields = view.resubmit_fields(jobs[0])
         new = await self.rt.submit(SubmitJobRequest.model_validate(fields))
         return new.job_id
 
     async def submit(self, form: SubmitForm) -> str:
-        fields: dict[str, object] = {
-            "jobName": form.name,
-            "jobQueue": form.queue,
-            "jobDefinition": form.definition,
-        }
-        if form.parameters:
-            fields["parameters"] = form.parameters
-        if form.command:
-            fields["containerOverrides"] = {"command": form.command}
-        if form.array_size is not None:
-            fields["arrayProperties"] = {"size": form.array_size}
-        new = await self.rt.submit(SubmitJobRequest.model_validate(fields))
+        new = await self.rt.submit(SubmitJobRequest.model_validate(form.submit_body()))
         return new.job_id
 
     async def set_queue_state(self, name: str, enabled: bool) -> None:
@@ -211,8 +159,9 @@ class LocalBackend:
 
     # ------------------------------------------------------------------ logs
 
-    async def log_tail(self, stream: str, lines: int) -> tuple[list[str], int]:
+    async def log_tail(self, stream: str, lines: int) -> tuple[list[str], LogCursor]:
         return await asyncio.to_thread(tail, view.log_path(self.rt, stream), lines)
 
-    async def log_read(self, stream: str, offset: int) -> tuple[list[str], int]:
+    async def log_read(self, stream: str, at: LogCursor) -> tuple[list[str], LogCursor]:
+        offset = at if isinstance(at, int) else 0
         return await asyncio.to_thread(read_from, view.log_path(self.rt, stream), offset)

@@ -47,7 +47,8 @@ JOB_COLUMNS = (
     Column("QUEUE", 12),
     Column("STATUS", 9),
     Column("CREATED", 8),
-    Column("DURATION", 8, right=True),
+    Column("STARTED", 8),
+    Column("DURATION", 9, right=True),
     Column("TRY", 3, right=True),
     Column("EXIT", 4, right=True),
     Column("REASON", 40),
@@ -84,8 +85,30 @@ def _cell(text: str, col: Column) -> str:
     return text.rjust(col.width) if col.right else text.ljust(col.width)
 
 
-def header_text() -> Text:
-    return Text(" ".join(_cell(c.title, c) for c in JOB_COLUMNS), style="bold")
+# The column each sort order is by (PageFilter.sort).
+SORT_COLUMN = {
+    "created": "CREATED",
+    "name": "NAME",
+    "status": "STATUS",
+    "started": "STARTED",
+    "duration": "DURATION",
+}
+
+
+def header_text(sort: str = "created", descending: bool = True) -> Text:
+    """The column titles; the sorted column carries `↓` (descending) or `↑` (ascending)."""
+    marked = SORT_COLUMN.get(sort)
+    arrow = "↓" if descending else "↑"
+    cells = []
+    for c in JOB_COLUMNS:
+        title = c.title + arrow if c.title == marked else c.title
+        cells.append(_cell(title, c))
+    return Text(" ".join(cells), style="bold")
+
+
+def sort_text(sort: str, descending: bool) -> str:
+    """`sorted by name ↑` for the status line."""
+    return f"sorted by {sort} {'↓' if descending else '↑'}"
 
 
 def job_line(row: JobRow, now_ms: int | None = None) -> Text:
@@ -97,6 +120,7 @@ def job_line(row: JobRow, now_ms: int | None = None) -> Text:
         row.queue,
         row.status.value,
         clock(row.created_at),
+        clock(row.started_at),
         duration(row.started_at, row.stopped_at, now_ms),
         str(row.attempts) if row.attempts else "",
         "" if row.exit_code is None else str(row.exit_code),

@@ -28,6 +28,27 @@ def manual() -> FakeExecutor:
 
 
 @asynccontextmanager
+async def attached(
+    tmp: Path, executor: FakeExecutor | None = None, **kw: Any
+) -> AsyncIterator[tuple[Runtime, AbatchApp, Pilot[int]]]:
+    """A runtime serving its API on loopback, and the app attached to it through that API
+    (a RemoteBackend: the same calls as an attached `abatch tui` in another process)."""
+    from abatch.client import ApiClient
+    from abatch.tui.remote import RemoteBackend
+    from tests.api.helpers import serving
+
+    async with runtime(tmp, executor or manual(), **kw) as rt, serving(rt) as url:
+        backend = await RemoteBackend(ApiClient(url, timeout=10)).connect()
+        app = AbatchApp(backend)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(pilot)
+                yield rt, app, pilot
+        finally:
+            backend.close()
+
+
+@asynccontextmanager
 async def tui(
     tmp: Path, executor: FakeExecutor | None = None, **kw: Any
 ) -> AsyncIterator[tuple[Runtime, AbatchApp, Pilot[int]]]:

@@ -69,6 +69,51 @@ async def test_filter_sort_and_status_cycle(tmp_path: Path) -> None:
         assert table.total == 2  # 2 of 4 run (2 vCPUs)
 
 
+async def test_sort_cycles_orders_and_shows_which(tmp_path: Path) -> None:
+    async with tui(tmp_path, vcpus=1) as (rt, app, pilot):
+        first, *_ = await rt.submit_many([req(n) for n in ("bravo", "alpha", "charlie")])
+        await wait_status(rt, [first], S.RUNNING, timeout=5)
+        table = app.screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 3 and len(table.visible_rows()) == 3)
+
+        def names() -> list[str]:
+            return [r.name for r in table.visible_rows()]
+
+        assert names() == ["charlie", "alpha", "bravo"]  # newest first
+        await until(pilot, lambda: "CREATED↓" in screen_text(app))
+        await pilot.press("o")  # name, ascending
+        await settle(pilot)
+        assert names() == ["alpha", "bravo", "charlie"]
+        await until(pilot, lambda: "NAME↑" in screen_text(app))
+        assert "sorted by name ↑" in screen_text(app)
+        await pilot.press("O")  # reversed
+        await settle(pilot)
+        assert names() == ["charlie", "bravo", "alpha"]
+        await until(pilot, lambda: "NAME↓" in screen_text(app))
+        await pilot.press("o")  # status: RUNNABLE before RUNNING
+        await settle(pilot)
+        assert table.visible_rows()[-1].name == "bravo"
+        assert [r.status for r in table.visible_rows()] == [S.RUNNABLE, S.RUNNABLE, S.RUNNING]
+        await pilot.press("o")  # started, latest first; the ones not started last
+        await settle(pilot)
+        assert names()[0] == "bravo"
+        await pilot.press("o")  # duration, longest first
+        await settle(pilot)
+        assert names()[0] == "bravo"
+        await until(pilot, lambda: "DURATION↓" in screen_text(app))
+        # A filter keeps the order; the list re-sorts as jobs change.
+        await pilot.press("slash", *"a", "enter")
+        await settle(pilot)
+        assert names() == ["alpha"]
+        await pilot.press("escape")
+        box = app.screen.query_one("#filter")
+        box.value = ""  # type: ignore[attr-defined]
+        await pilot.press("slash", "enter")
+        await pilot.press("o")  # back to creation order
+        await settle(pilot)
+        assert table.filter.sort == "created" and names() == ["charlie", "alpha", "bravo"]
+
+
 async def test_cancel_from_the_tui_cancels_the_job(tmp_path: Path) -> None:
     async with tui(tmp_path, vcpus=1) as (rt, app, pilot):
         _running, waiting = await rt.submit_many([req("first"), req("second")])

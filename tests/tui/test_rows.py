@@ -131,3 +131,15 @@ def test_read_from_holds_back_a_partial_line(tmp_path: Path) -> None:
         f.write(b"ial\n")
     assert read_from(path, pos) == (["partial"], len(b"a\nb\npartial\n"))
     assert read_from(tmp_path / "missing", 7) == ([], 7)
+
+
+def test_a_row_read_over_the_api_is_the_local_row() -> None:
+    """The attached UI reads rows as JSON (`job_doc`); they must be the local rows exactly."""
+    from abatch.runtime.view import job_doc
+    from abatch.tui.docs import row_from_doc
+    from abatch.tui.local import job_row
+
+    from .demo import JOBS
+
+    for job in JOBS:
+        assert row_from_doc(job_doc(job)) == job_row(job)

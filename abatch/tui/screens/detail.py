@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 SKIP = {"attempts", "container", "jobArn", "arrayProperties"}
 
 
-def render_info(info: JobInfo) -> RenderableType:
+def render_info(info: JobInfo, now_ms: int | None = None) -> RenderableType:
     """The whole detail as one Rich renderable (pure: tested on its own)."""
     d, row = info.detail, info.row
     head = Text.assemble((row.name, "bold"), "  ", status_text(row.status), f"  {row.job_id}")
@@ -81,7 +81,7 @@ def render_info(info: JobInfo) -> RenderableType:
             str(a.number),
             stamp(a.started_at),
             stamp(a.stopped_at),
-            duration(a.started_at, a.stopped_at),
+            duration(a.started_at, a.stopped_at, now_ms),
             "" if a.exit_code is None else str(a.exit_code),
             a.reason or a.status_reason or "",
             a.log_stream,
@@ -161,7 +161,7 @@ class DetailScreen(Screen[None]):
         if info is None:
             body.update(f"job {self.job_id} does not exist")
             return
-        body.update(render_info(info))
+        body.update(render_info(info, self.abatch.clock()))
 
     def _job_name(self) -> str:
         return self.info.row.name if self.info else self.job_id

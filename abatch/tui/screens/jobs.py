@@ -14,13 +14,15 @@ from textual.widgets import Footer, Header, Input, Static
 
 from abatch.model.enums import ALL_STATUSES, JobStatus
 
-from ..backend import PageFilter
-from ..rows import parse_filter
+from ..backend import SORTS, PageFilter
+from ..rows import parse_filter, sort_text
 from ..widgets.jobtable import JobTable
 from . import actions
 
 if TYPE_CHECKING:
     from ..app import AbatchApp
+
+DESCENDING = {"created", "started", "duration"}  # sorts that start with the largest
 
 
 class JobsScreen(Screen[None]):
@@ -28,6 +30,7 @@ class JobsScreen(Screen[None]):
         Binding("slash", "filter", "Filter"),
         Binding("s", "cycle_status", "Status"),
         Binding("o", "sort", "Sort"),
+        Binding("O", "reverse", "Reverse", show=False),
         Binding("a", "children", "Array children"),
         Binding("escape", "back", "Back", show=False),
         Binding("l", "logs", "Logs"),
@@ -49,7 +52,7 @@ class JobsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="name prefix  queue:NAME  status:RUNNING", id="filter")
-        yield JobTable(self.abatch.backend, id="jobs")
+        yield JobTable(self.abatch.backend, clock=self.abatch.clock, id="jobs")
         yield Static("", id="jobs-status")
         yield Footer()
 
@@ -77,7 +80,7 @@ class JobsScreen(Screen[None]):
             f"array {f.parent} children" if f.parent else f"queue {f.queue or 'all'}",
             f"status {f.status or 'all'}",
             f"name {f.name_prefix + '*' if f.name_prefix else 'any'}",
-            "newest first" if f.newest_first else "oldest first",
+            sort_text(f.sort, f.descending),
             f"{t.total:,} job(s)",
         ]
         if t.total:
@@ -113,8 +116,15 @@ class JobsScreen(Screen[None]):
         await self.show(replace(self.table.filter, status=nxt.value if nxt else None))
 
     async def action_sort(self) -> None:
+        """The next order (created, name, status, started, duration), in its natural way:
+        newest, longest and latest first; names and statuses from the start."""
         f = self.table.filter
-        await self.show(replace(f, newest_first=not f.newest_first))
+        sort = SORTS[(SORTS.index(f.sort) + 1) % len(SORTS)] if f.sort in SORTS else SORTS[0]
+        await self.show(replace(f, sort=sort, descending=sort in DESCENDING))
+
+    async def action_reverse(self) -> None:
+        f = self.table.filter
+        await self.show(replace(f, descending=not f.descending))
 
     async def action_children(self) -> None:
         row = self.table.selected
@@ -122,7 +132,7 @@ class JobsScreen(Screen[None]):
             self.notify("not an array job")
             return
         self.parents.append(self.table.filter)
-        await self.show(PageFilter(parent=row.job_id, newest_first=False))
+        await self.show(PageFilter(parent=row.job_id, descending=False))
 
     async def action_back(self) -> None:
         box = self.query_one("#filter", Input)

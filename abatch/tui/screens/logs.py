@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, RichLog, Static
 
-from ..backend import AttemptRow
+from ..backend import AttemptRow, LogCursor
 
 if TYPE_CHECKING:
     from ..app import AbatchApp
@@ -43,7 +43,7 @@ class LogsScreen(Screen[None]):
         self.attempts: list[AttemptRow] = []
         self.index = -1
         self.lines: deque[str] = deque(maxlen=MAX_LINES)
-        self.log_offset = 0
+        self.log_offset: LogCursor = 0
         self.following = True
         self.pattern = ""
         self.matches: list[int] = []

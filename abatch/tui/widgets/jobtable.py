@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -52,9 +53,12 @@ class JobTable(ScrollView, can_focus=True):
     class Moved(Message):
         """The rows, the count or the cursor changed."""
 
-    def __init__(self, backend: TuiBackend, *, id: str | None = None) -> None:
+    def __init__(
+        self, backend: TuiBackend, *, clock: Callable[[], int], id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.backend = backend
+        self.clock = clock
         self.filter = PageFilter()
         self.total = 0
         self.cursor = 0
@@ -180,7 +184,7 @@ class JobTable(ScrollView, can_focus=True):
         base = self.rich_style
         if y == 0:
             style = self.get_component_rich_style("jobtable--header")
-            text = header_text()
+            text = header_text(self.filter.sort, self.filter.descending)
             text.stylize(style)
             return self._strip(text.render(self.app.console), scroll_x, width, base + style)
         index = scroll_y + y - 1
@@ -191,7 +195,7 @@ class JobTable(ScrollView, can_focus=True):
             self._load(index // PAGE)
             style = self.get_component_rich_style("jobtable--loading")
             return self._strip([Segment("  …", style)], scroll_x, width, base)
-        line = job_line(row)
+        line = job_line(row, self.clock())
         if index == self.cursor and self.has_focus:
             line.stylize(self.get_component_rich_style("jobtable--cursor"))
             extend = base + self.get_component_rich_style("jobtable--cursor")
