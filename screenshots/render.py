@@ -4,8 +4,8 @@
 
 Today: `abatch run` on the built-in quickstart (progress lines, summary table) and
 `abatch describe` of one of its jobs, run for real in a temporary directory; and the terminal
-UI's views (jobs, queues, a job's detail, logs: `tui-*.svg`) on a demo workload, rendered
-headless at 140x40.
+UI's views (jobs, queues, a job's detail, logs, instances: `tui-*.svg`) on a demo workload,
+rendered headless at 140x40.
 """
 
 from __future__ import annotations
@@ -55,15 +55,21 @@ async def tui_views() -> None:
     from abatch.executors.fake import FakeExecutor, FakeOutcome
     from abatch.tui.app import AbatchApp
     from abatch.tui.local import LocalBackend
-    from tests.runtime.helpers import req, runtime
+    from tests.runtime.helpers import jq, req, runtime
+    from tests.runtime.test_instances import managed_ce
     from tests.tui.helpers import SIZE, settle
 
     log = b"epoch 1 loss 0.91\nepoch 2 loss 0.55\nepoch 3 loss 0.31\n"
     executor = FakeExecutor(lambda spec: FakeOutcome(duration=None, log=log))
     with tempfile.TemporaryDirectory() as tmp:
         async with runtime(Path(tmp), executor) as rt:
+            # A Spot fleet beside the fixed 2-vCPU environment, for the instances view.
+            spot = managed_ce("spot", "SPOT", ("c5",), 8, strategy="SPOT_CAPACITY_OPTIMIZED")
+            await rt.put_compute_environment(spot)
+            await rt.put_job_queue(jq("spot", 5, ["spot"]))
             await rt.submit_many([req(f"train-{i}") for i in range(3)])
             await rt.submit_many([req("sweep", arrayProperties={"size": 8}, queue="high")])
+            await rt.submit_many([req(f"tune-{i}", queue="spot") for i in range(5)])
             app = AbatchApp(LocalBackend(rt))
             async with app.run_test(size=SIZE) as pilot:
                 await pilot.pause(0.5)
@@ -73,6 +79,7 @@ async def tui_views() -> None:
                     ("tui-detail.svg", ("end", "enter")),
                     ("tui-logs.svg", ("l",)),
                     ("tui-queues.svg", ("escape", "escape", "1")),
+                    ("tui-instances.svg", ("3",)),
                 ):
                     await pilot.press(*keys)
                     await pilot.pause(0.8)

@@ -152,12 +152,13 @@ class _Changes:
             self.event.set()
 
     def version(self, rt: Runtime) -> str:
-        """Job events, and the queues' and compute environments' states (their changes do
-        not go through the bus): any difference means something to redraw."""
+        """Job events, the queues' and compute environments' states and the instances
+        (their changes do not go through the bus): any difference means something to redraw."""
         states = hash(
             (
                 tuple((q.name, q.state, q.priority) for q in view.queue_views(rt)),
                 tuple((c.name, c.state, c.vcpus, c.note) for c in view.ce_views(rt)),
+                tuple(i.instance_id for i in view.instances(rt)),
             )
         )
         return f"{self.count}.{states & 0xFFFFFFFF:x}"

@@ -1,5 +1,6 @@
 """`AbatchApp`: the terminal UI. Keyboard-first in the spirit of k9s: `1` queues, `2` jobs,
-`enter` a job, `l` its logs, `?` every key, `:` or ctrl+p the command palette, `q` quit.
+`3` instances, `enter` a job, `l` its logs, `?` every key, `:` or ctrl+p the command palette,
+`q` quit.
 
 The app only talks to a `TuiBackend`. It subscribes once to the backend's change events and
 fans them out to the screens, each of which only sets a dirty flag and redraws on its own
@@ -16,6 +17,7 @@ from textual.screen import Screen
 
 from .backend import PageFilter, TuiBackend
 from .screens.detail import DetailScreen
+from .screens.instances import InstancesScreen
 from .screens.jobs import JobsScreen
 from .screens.logs import LogsScreen
 from .screens.modals import HelpScreen
@@ -25,11 +27,12 @@ from .screens.queues import QueuesScreen
 class AbatchApp(App[int]):
     CSS_PATH = "abatch.tcss"
     TITLE = "abatch"
-    MODES = {"queues": QueuesScreen, "jobs": JobsScreen}
+    MODES = {"queues": QueuesScreen, "jobs": JobsScreen, "instances": InstancesScreen}
     DEFAULT_MODE = "jobs"
     BINDINGS = [
         Binding("1", "mode('queues')", "Queues"),
         Binding("2", "mode('jobs')", "Jobs"),
+        Binding("3", "mode('instances')", "Instances"),
         Binding("question_mark", "help", "Help"),
         Binding("colon", "command_palette", "Palette", show=False),
         Binding("q", "quit", "Quit"),
@@ -129,6 +132,11 @@ class AbatchApp(App[int]):
             lambda: self.run_worker(self.action_mode("queues")),
         )
         yield SystemCommand("Jobs", "Every job (2)", lambda: self.show_jobs(None))
+        yield SystemCommand(
+            "Instances",
+            "Instances of the compute environments, the jobs on them; reclaim Spot (3)",
+            lambda: self.run_worker(self.action_mode("instances")),
+        )
         for name in self.backend.queue_names():
             yield SystemCommand(
                 f"Jobs of {name}", f"The jobs of queue {name}", lambda n=name: self.show_jobs(n)

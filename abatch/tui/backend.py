@@ -25,6 +25,7 @@ __all__ = [
     "SORTS",
     "AttemptRow",
     "CeRow",
+    "InstanceRow",
     "JobInfo",
     "JobRow",
     "LogCursor",
@@ -102,6 +103,22 @@ class CeRow:
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceRow:
+    """One instance of a compute environment (or a declared host) and the jobs on it."""
+
+    instance_id: str
+    compute_environment: str
+    instance_type: str
+    spot: bool
+    vcpus: tuple[float, float]  # used, capacity
+    memory: tuple[int, int]
+    gpus: tuple[int, int]
+    host: str | None = None
+    jobs: tuple[tuple[str, str], ...] = ()  # (job id, job name)
+    idle_since: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitForm:
     definition: str
     queue: str
@@ -146,6 +163,10 @@ class TuiBackend(Protocol):
 
     async def compute_environments(self) -> list[CeRow]: ...
 
+    async def instances(self) -> list[InstanceRow]:
+        """Every instance of every compute environment, by compute environment."""
+        ...
+
     def queue_names(self) -> list[str]: ...
 
     def definition_names(self) -> list[str]: ...
@@ -161,6 +182,10 @@ class TuiBackend(Protocol):
     async def set_queue_state(self, name: str, enabled: bool) -> None: ...
 
     async def set_ce_state(self, name: str, enabled: bool) -> None: ...
+
+    async def reclaim(self, instance_id: str) -> None:
+        """Take a Spot instance back now (its jobs' attempts end; their retry rules decide)."""
+        ...
 
     async def log_tail(self, stream: str, lines: int) -> tuple[list[str], LogCursor]:
         """The last `lines` lines of an attempt's log and the position just past them."""

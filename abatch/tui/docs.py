@@ -8,7 +8,7 @@ from typing import Any
 
 from abatch.model.enums import ALL_STATUSES, JobStatus
 
-from .backend import AttemptRow, CeRow, JobInfo, JobRow, QueueRow
+from .backend import AttemptRow, CeRow, InstanceRow, JobInfo, JobRow, QueueRow
 
 
 def _int(value: Any) -> int | None:
@@ -80,4 +80,20 @@ def ce_from_doc(d: dict[str, Any]) -> CeRow:
         memory=(int(memory[0]), int(memory[1])),
         gpus=(int(gpus[0]), int(gpus[1])),
         note=d.get("note"),
+    )
+
+
+def instance_from_doc(d: dict[str, Any]) -> InstanceRow:
+    """An instance as `ListInstances` (and `InstanceInfo.to_json`) spell it."""
+    return InstanceRow(
+        instance_id=str(d["instanceId"]),
+        compute_environment=str(d["computeEnvironment"]),
+        instance_type=str(d["instanceType"]),
+        spot=d.get("lifecycle") == "spot",
+        vcpus=(float(d.get("usedVcpus") or 0), float(d.get("vcpus") or 0)),
+        memory=(int(d.get("usedMemory") or 0), int(d.get("memory") or 0)),
+        gpus=(int(d.get("usedGpus") or 0), int(d.get("gpus") or 0)),
+        host=d.get("host"),
+        jobs=tuple((str(j["jobId"]), str(j["jobName"])) for j in d.get("jobs") or []),
+        idle_since=_int(d.get("idleSince")),
     )

@@ -19,6 +19,7 @@ from abatch.runtime import view
 
 from .backend import (
     CeRow,
+    InstanceRow,
     JobInfo,
     JobRow,
     LogCursor,
@@ -26,7 +27,7 @@ from .backend import (
     QueueRow,
     SubmitForm,
 )
-from .docs import info_from_doc
+from .docs import info_from_doc, instance_from_doc
 from .logfile import read_from, tail
 from .ordering import SortedPages
 
@@ -70,11 +71,26 @@ class LocalBackend:
     # ------------------------------------------------------------------ events
 
     def subscribe(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """`fn` on every job event, and on every instance launched, retired or reclaimed
+        (an idle instance retires with no job event)."""
+
         def on_job(_: JobRecord) -> None:
             self._changed = True
             fn()
 
-        return self.rt.bus.subscribe(on_job)
+        async def on_instances() -> None:
+            while True:
+                await self.rt.instances_changed()
+                fn()
+
+        unsubscribe = self.rt.bus.subscribe(on_job)
+        task = asyncio.get_running_loop().create_task(on_instances())
+
+        def both() -> None:
+            unsubscribe()
+            task.cancel()
+
+        return both
 
     # ------------------------------------------------------------------ jobs
 
@@ -123,6 +139,9 @@ class LocalBackend:
             for c in view.ce_views(self.rt)
         ]
 
+    async def instances(self) -> list[InstanceRow]:
+        return [instance_from_doc(i.to_json()) for i in view.instances(self.rt)]
+
     def queue_names(self) -> list[str]:
         return sorted(self.rt.registry.job_queues)
 
@@ -156,6 +175,9 @@ class LocalBackend:
     async def set_ce_state(self, name: str, enabled: bool) -> None:
         state = ResourceState.ENABLED if enabled else ResourceState.DISABLED
         await self.rt.update_compute_environment(name, {"state": state.value})
+
+    async def reclaim(self, instance_id: str) -> None:
+        view.reclaim(self.rt, instance_id)
 
     # ------------------------------------------------------------------ logs
 

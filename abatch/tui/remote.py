@@ -30,8 +30,17 @@ from typing import Any, TypeVar
 from abatch.client import ApiClient, ApiConnectionError
 from abatch.model.errors import AbatchError, ClientError
 
-from .backend import CeRow, JobInfo, JobRow, LogCursor, PageFilter, QueueRow, SubmitForm
-from .docs import ce_from_doc, info_from_doc, queue_from_doc, row_from_doc
+from .backend import (
+    CeRow,
+    InstanceRow,
+    JobInfo,
+    JobRow,
+    LogCursor,
+    PageFilter,
+    QueueRow,
+    SubmitForm,
+)
+from .docs import ce_from_doc, info_from_doc, instance_from_doc, queue_from_doc, row_from_doc
 from .ordering import SortedPages
 
 WAIT_S = 2  # a long poll's longest wait: also how soon a queue's state change shows
@@ -224,6 +233,11 @@ class RemoteBackend:
         out = await self._read("AbatchOverview", {}, None, _same)
         return [] if out is None else [ce_from_doc(c) for c in out["computeEnvironments"]]
 
+    async def instances(self) -> list[InstanceRow]:
+        return await self._read(
+            "ListInstances", {}, [], lambda o: [instance_from_doc(i) for i in o["instances"]]
+        )
+
     def queue_names(self) -> list[str]:
         return list(self._queues)
 
@@ -267,6 +281,9 @@ class RemoteBackend:
     async def set_ce_state(self, name: str, enabled: bool) -> None:
         state = "ENABLED" if enabled else "DISABLED"
         await self._call("UpdateComputeEnvironment", {"computeEnvironment": name, "state": state})
+
+    async def reclaim(self, instance_id: str) -> None:
+        await self._call("ReclaimInstance", {"instanceId": instance_id})
 
     # ------------------------------------------------------------------ logs
 

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from abatch.model.enums import ALL_STATUSES, JobStatus
 
-from .backend import CeRow, JobRow, QueueRow
+from .backend import CeRow, InstanceRow, JobRow, QueueRow
 
 STATUS_STYLE: dict[JobStatus, str] = {
     JobStatus.SUBMITTED: "bright_black",
@@ -185,6 +185,21 @@ def ce_cells(row: CeRow) -> tuple[str | Text, ...]:
         gauge(row.memory[0], row.memory[1], " MiB"),
         gauge(*row.gpus) if row.gpus[1] else Text("-", style="dim"),
         row.note or "",
+    )
+
+
+def instance_cells(row: InstanceRow) -> tuple[str | Text, ...]:
+    lifecycle = Text("spot", style="yellow") if row.spot else Text("on-demand")
+    jobs = ", ".join(name for _, name in row.jobs)
+    return (
+        row.compute_environment,
+        row.instance_id if row.host is None else f"{row.instance_id} ({row.host})",
+        row.instance_type,
+        lifecycle,
+        gauge(*row.vcpus),
+        gauge(row.memory[0], row.memory[1], " MiB"),
+        gauge(*row.gpus) if row.gpus[1] else Text("-", style="dim"),
+        jobs or Text("idle", style="dim"),
     )
 
 

@@ -22,6 +22,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         [
             ("1", "queues and compute environments"),
             ("2", "jobs"),
+            ("3", "instances of the compute environments"),
             ("?", "this help"),
             (": / ctrl+p", "command palette"),
             ("escape", "back"),
@@ -60,6 +61,12 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("tab", "queues <-> compute environments"),
             ("enter", "jobs of the queue"),
             ("e", "enable or disable the queue or compute environment"),
+        ],
+    ),
+    (
+        "Instances",
+        [
+            ("x", "reclaim a Spot instance (asks first; its jobs retry by their rules)"),
         ],
     ),
     (
