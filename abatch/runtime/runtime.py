@@ -432,8 +432,10 @@ async def open_runtime(
                 tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
-            await rt.store.close()
-            rt._lock.release()
+            try:
+                await rt.store.close()
+            finally:
+                rt._lock.release()
 
 
 __all__ = ["Runtime", "StopMode", "open_runtime"]

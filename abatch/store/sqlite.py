@@ -119,14 +119,19 @@ class SqliteStore(ApiStoreMixin):
             raise StateDirError(f"{self.path} is not a usable abatch database: {exc}") from None
 
     async def close(self) -> None:
+        """Commit what is pending and close. The connection is closed even when that last
+        commit fails (a full disk): its `StateDirError` is raised after, and what it could
+        not write is what the next runtime recovers, as after a crash."""
         if self._closed:
             return
-        if not self.read_only:
-            await self.flush()
-        self._closed = True
-        self._wake.set()
-        self._flush_now.set()
-        await self._conn.close()
+        try:
+            if not self.read_only:
+                await self.flush()
+        finally:
+            self._closed = True
+            self._wake.set()
+            self._flush_now.set()
+            await self._conn.close()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         # aiosqlite runs each call in its connection thread; passing a whole function makes a

@@ -114,3 +114,28 @@ async def test_resource_write_on_a_full_disk_is_a_clear_error(tmp_path: Path) ->
         finally:
             await store.close()
         assert integrity(fs / "state" / DB_NAME) == "ok"
+
+
+async def test_closing_on_a_full_disk_says_so_and_still_closes(tmp_path: Path) -> None:
+    with mounted_tmpfs(tmp_path / "fs", "4m") as fs:
+        state = fs / "state"
+        store = await SqliteStore.open(state)
+        acked = [record(i) for i in range(50)]
+        store.insert_jobs(acked)
+        await store.flush()
+        filler = fill(fs)
+        for job in acked:
+            job.status = S.RUNNABLE
+            job.status_reason = "r" * 4000
+            store.mark_job(job)
+        with pytest.raises(StateDirError, match="full"):
+            await store.close()
+        # Closed all the same: no connection thread is left behind (the suite's exit guard
+        # would report it), and the file is sound with what was committed.
+        filler.unlink()
+        assert integrity(state / DB_NAME) == "ok"
+        reader = await SqliteStore.open(state, read_only=True)
+        try:
+            assert len(await reader.get_jobs([j.job_id for j in acked])) == 50
+        finally:
+            await reader.close()
