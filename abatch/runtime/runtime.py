@@ -362,14 +362,17 @@ class Runtime(
 
     async def get_jobs(self, job_ids: list[str]) -> list[JobRecord]:
         """Jobs by id in the order asked, unknown ids left out (as DescribeJobs)."""
-        missing = [j for j in job_ids if j not in self.jobs]
+        # The live records are taken before the store is read: a job that finishes during
+        # that await leaves `self.jobs`, and was not among the ids read from the store.
+        live = {j: self.jobs[j] for j in job_ids if j in self.jobs}
+        missing = [j for j in job_ids if j not in live]
         from_store: dict[str, JobRecord] = {}
         if missing:
             await self.store.flush_for_read()
             from_store = {j.job_id: j for j in await self.store.get_jobs(missing)}
         out = []
         for jid in job_ids:
-            job = self.jobs.get(jid) or from_store.get(jid)
+            job = self.jobs.get(jid) or live.get(jid) or from_store.get(jid)
             if job is not None:
                 out.append(job)
         return out
