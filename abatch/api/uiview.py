@@ -106,7 +106,7 @@ async def overview(rt: Runtime, p: Params) -> dict[str, Any]:
                 "priority": q.priority,
                 "computeEnvironments": list(q.compute_environments),
             }
-            for q in view.queue_views(rt)
+            for q in view.queue_lines(rt)
         ],
         "computeEnvironments": [
             {
@@ -118,7 +118,7 @@ async def overview(rt: Runtime, p: Params) -> dict[str, Any]:
                 "gpus": list(c.gpus),
                 "note": c.note,
             }
-            for c in view.ce_views(rt)
+            for c in view.ce_lines(rt)
         ],
     }
     if p.flag("counts"):
@@ -156,8 +156,8 @@ class _Changes:
         (their changes do not go through the bus): any difference means something to redraw."""
         states = hash(
             (
-                tuple((q.name, q.state, q.priority) for q in view.queue_views(rt)),
-                tuple((c.name, c.state, c.vcpus, c.note) for c in view.ce_views(rt)),
+                tuple((q.name, q.state, q.priority) for q in view.queue_lines(rt)),
+                tuple((c.name, c.state, c.vcpus, c.note) for c in view.ce_lines(rt)),
                 tuple(i.instance_id for i in view.instances(rt)),
             )
         )

@@ -18,18 +18,17 @@ from abatch.store import pages
 from abatch.store.pages import SORTS, PageFilter
 
 from .instances import InstanceInfo
-from .lifecycle import now_ms
 
 if TYPE_CHECKING:
     from .runtime import Runtime
 
 __all__ = [
     "SORTS",
-    "CeView",
+    "CeLine",
     "InstanceInfo",
     "PageFilter",
-    "QueueView",
-    "ce_views",
+    "QueueLine",
+    "ce_lines",
     "dependents",
     "finished_counts",
     "instances",
@@ -40,8 +39,8 @@ __all__ = [
     "job_view",
     "jobs_at",
     "log_path",
+    "queue_lines",
     "queue_position",
-    "queue_views",
     "reclaim",
     "resubmit_fields",
 ]
@@ -58,7 +57,7 @@ async def job_order(rt: Runtime, f: PageFilter) -> list[int]:
     """The list `f` in its sort order, as row keys for `jobs_at` (one narrow sort: for a
     sort other than creation order, which pages by offset)."""
     await rt.store.flush()
-    return await pages.job_order(rt.store, f, now_ms())
+    return await pages.job_order(rt.store, f, int(rt.clock() * 1000))
 
 
 async def jobs_at(rt: Runtime, keys: list[int]) -> list[JobRecord]:
@@ -123,7 +122,7 @@ def reclaim(rt: Runtime, instance_id: str) -> InstanceInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueView:
+class QueueLine:
     name: str
     state: str
     priority: int
@@ -131,7 +130,7 @@ class QueueView:
 
 
 @dataclass(frozen=True, slots=True)
-class CeView:
+class CeLine:
     name: str
     state: str
     kind: str  # MANAGED EC2, FARGATE, UNMANAGED...
@@ -141,15 +140,15 @@ class CeView:
     note: str | None  # why it takes no jobs right now
 
 
-def queue_views(rt: Runtime) -> list[QueueView]:
+def queue_lines(rt: Runtime) -> list[QueueLine]:
     """The job queues, highest priority first."""
     return [
-        QueueView(jq.job_queue_name, jq.state.value, jq.priority, tuple(jq.ce_names()))
+        QueueLine(jq.job_queue_name, jq.state.value, jq.priority, tuple(jq.ce_names()))
         for jq in sorted(rt.registry.job_queues.values(), key=lambda q: -q.priority)
     ]
 
 
-def ce_views(rt: Runtime) -> list[CeView]:
+def ce_lines(rt: Runtime) -> list[CeLine]:
     """The compute environments by name, with what is in use of their capacity."""
     rows = []
     for name, ce in sorted(rt.registry.compute_environments.items()):
@@ -159,7 +158,7 @@ def ce_views(rt: Runtime) -> list[CeView]:
         if cr is not None:
             kind += f" {cr.type.value}"
         rows.append(
-            CeView(
+            CeLine(
                 name=name,
                 state=ce.state.value,
                 kind=kind,

@@ -130,13 +130,13 @@ class LocalBackend:
                 compute_environments=q.compute_environments,
                 counts={s: self._counts.get(q.name, {}).get(s, 0) for s in ALL_STATUSES},
             )
-            for q in view.queue_views(rt)
+            for q in view.queue_lines(rt)
         ]
 
     async def compute_environments(self) -> list[CeRow]:
         return [
             CeRow(c.name, c.state, c.kind, c.vcpus, c.memory, c.gpus, c.note)
-            for c in view.ce_views(self.rt)
+            for c in view.ce_lines(self.rt)
         ]
 
     async def instances(self) -> list[InstanceRow]:
