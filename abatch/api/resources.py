@@ -2,7 +2,8 @@
 Delete, Register/Describe/Deregister.
 
 Local settings AWS has no parameter for come from tags with the `abatch:` prefix
-(`abatch:executor=docker`, `abatch:memory=8192`, `abatch:gpus=2`, `abatch:docker-host`,
+(`abatch:executor=docker`, `abatch:memory=8192`, `abatch:gpus=2`, `abatch:gpu-devices=0,1`,
+`abatch:docker-host`,
 `abatch:keep-containers`), else from the runtime's defaults. Describe and ListTagsForResource
 show every setting that differs from its default as such a tag, whether it came from a tag or
 from a config file; TagResource / UntagResource on those keys change the settings.

@@ -144,12 +144,14 @@ def describe_lines(job: JobRecord, log_path: Callable[[str], Path]) -> list[str]
         ("image", container.get("image")),
         ("command", " ".join(str(c) for c in command) if command else None),
     ]
+    latest = job.current_attempt
+    if latest is not None and latest.gpu_ids:
+        fields.append(("gpu devices", ",".join(latest.gpu_ids)))
     if job.is_cancelled or job.is_terminated:
         fields.append(("stopped by", "cancel" if job.is_cancelled else "terminate"))
     parameters = job.spec.get("parameters")
     if parameters:
         fields.append(("parameters", ", ".join(f"{k}={v}" for k, v in parameters.items())))
-    latest = job.current_attempt
     if latest is not None:
         fields.append(("log", str(log_path(latest.log_stream))))
     lines = [f"{name + ':':<16}{clean(value)}" for name, value in fields]

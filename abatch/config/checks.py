@@ -10,15 +10,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from abatch.model.base import name_from_ref, parse_jd_ref
-from abatch.model.enums import ComputeResourceType
+from abatch.model.enums import FARGATE_TYPES as _FARGATE
 from abatch.model.resources import ComputeEnvironment, JobQueue
 
 from .entries import KINDS, Entry
 from .jobs import JobEntry, check_dependencies, find_cycles
 from .lines import KeyPath
 from .problems import Problems, format_key, name_hint
-
-_FARGATE = frozenset({ComputeResourceType.FARGATE, ComputeResourceType.FARGATE_SPOT})
 
 
 def unique_names(

@@ -55,6 +55,9 @@ class ComputeResourceType(StrEnum):
     FARGATE_SPOT = "FARGATE_SPOT"
 
 
+FARGATE_TYPES = frozenset({ComputeResourceType.FARGATE, ComputeResourceType.FARGATE_SPOT})
+
+
 class AllocationStrategy(StrEnum):
     BEST_FIT = "BEST_FIT"
     BEST_FIT_PROGRESSIVE = "BEST_FIT_PROGRESSIVE"

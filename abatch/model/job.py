@@ -103,6 +103,7 @@ class Attempt:
     status_reason: str | None = None
     pid: int | None = None
     instance_id: str | None = None  # the instance (or declared host) it ran on
+    gpu_ids: tuple[str, ...] = ()  # the GPU devices this attempt holds on its host
 
     def to_aws(self) -> dict[str, Any]:
         container: dict[str, Any] = {
@@ -115,6 +116,8 @@ class Attempt:
             container["exitCode"] = self.exit_code
         if self.reason is not None:
             container["reason"] = self.reason[:255]
+        if self.gpu_ids:
+            container["gpuIds"] = list(self.gpu_ids)  # a local field (ECS's name for it)
         out: dict[str, Any] = {"container": container}
         if self.started_at is not None:
             out["startedAt"] = self.started_at
@@ -248,6 +251,8 @@ class JobRecord:
                 container["exitCode"] = a.exit_code
             if a.reason is not None:
                 container["reason"] = a.reason[:255]
+            if a.gpu_ids:
+                container["gpuIds"] = list(a.gpu_ids)
         out["container"] = container
         out["isCancelled"] = self.is_cancelled
         out["isTerminated"] = self.is_terminated

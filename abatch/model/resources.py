@@ -97,6 +97,7 @@ TAG_CE_SETTINGS = frozenset(
         "executor",
         "memory",
         "gpus",
+        "gpu_devices",
         "docker_host",
         "keep_containers",
         "instance_idle_seconds",
@@ -118,7 +119,8 @@ class ComputeEnvironment(AwsModel):
     # Local settings (not AWS fields).
     executor: ExecutorKind = ExecutorKind.PROCESS
     memory: int | None = Field(default=None, gt=0, description="MiB; default: the host's")
-    gpus: int = Field(default=0, ge=0)
+    gpus: int | None = Field(default=None, ge=0, description="default: the host's GPUs")
+    gpu_devices: list[str] | None = Field(default=None, description="GPU ids, e.g. ['0', '1']")
     docker_host: str | None = Field(default=None, description="unix://, tcp://, ssh://")
     keep_containers: bool = False
     instance_idle_seconds: float = Field(
@@ -142,6 +144,29 @@ class ComputeEnvironment(AwsModel):
             raise ValueError(f"docker_host {value!r} must start with unix://, tcp:// or ssh://")
         return value
 
+    @field_validator("gpu_devices", mode="before")
+    @classmethod
+    def _gpu_devices_text(cls, value: Any) -> Any:
+        # The `abatch:gpu-devices` tag gives them as "0,1".
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",")]
+        return value
+
+    @field_validator("gpu_devices")
+    @classmethod
+    def _gpu_devices(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for item in value:
+            if not item or "," in item or item != item.strip():
+                raise ValueError(
+                    f"GPU device id {item!r} must be a non-empty index or UUID without "
+                    "commas or spaces"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("gpu_devices lists a device more than once")
+        return value
+
     @model_validator(mode="after")
     def _resources(self) -> ComputeEnvironment:
         if self.type is CEType.MANAGED and self.compute_resources is None:
@@ -157,6 +182,10 @@ class ComputeEnvironment(AwsModel):
             raise ValueError(
                 "spot_reclaim_rate applies only to a SPOT compute environment with "
                 "compute_resources.instance_types (it reclaims its instances)"
+            )
+        if self.gpu_devices and self.gpus is not None and self.gpus > len(self.gpu_devices):
+            raise ValueError(
+                f"gpus ({self.gpus}) is more than the {len(self.gpu_devices)} gpu_devices listed"
             )
         return self
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from abatch.config.settings import RuntimeSettings
     from abatch.model.resources import ComputeEnvironment
+    from abatch.scheduler.devices import DeviceLedger
     from abatch.scheduler.placement import CapacityPool
     from abatch.store.sqlite import SqliteStore
 
@@ -95,6 +96,7 @@ class AttemptsMixin:
     store: SqliteStore
     registry: Registry
     pools: dict[str, CapacityPool]
+    devices: DeviceLedger
     running: dict[str, Running]
     _executors: dict[ExecutorKind, Executor]
     _ce_executors: dict[tuple[str, str | None, bool], Executor]
@@ -129,6 +131,8 @@ class AttemptsMixin:
             created_at=now,
             instance_id=instance,
         )
+        # The GPU ids it took with its capacity (scheduler.devices), kept with the attempt.
+        attempt.gpu_ids = self.devices.held(job.job_id)
         job.attempts.append(attempt)
         job.ce = ce_name
         self._move(job, S.STARTING, now)
@@ -194,6 +198,9 @@ class AttemptsMixin:
             ce=attempt.ce,
             extra=job.spec.get("_env"),
         )
+        if attempt.gpu_ids:
+            # Number the devices as nvidia-smi does (the ids are its indices).
+            env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
         return RunSpec(
             key=attempt.task_id,
             argv=tuple(argv),
@@ -202,6 +209,7 @@ class AttemptsMixin:
             log_path=self.log_path(attempt.log_stream),
             vcpus=job.vcpus,
             memory_mib=job.memory,
+            gpu_ids=attempt.gpu_ids,
             image=container.get("image"),
             container=container,
             labels={

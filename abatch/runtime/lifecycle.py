@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from abatch.model.base import name_from_ref
-from abatch.model.enums import AllocationStrategy, CEType, ComputeResourceType, ResourceState
+from abatch.model.enums import FARGATE_TYPES, AllocationStrategy, CEType, ResourceState
 from abatch.model.enums import ResourceStatus as Status
 from abatch.model.errors import ClientError, ConflictError, NotFoundError
 from abatch.model.job import JobRecord
@@ -53,7 +53,6 @@ MAX_JOB_QUEUES = 50
 REASON_QUEUE_DELETED = "JobQueue deleted"
 LOCAL_PREFIX = "abatch:"
 CE_KIND = "compute-environment"
-FARGATE_TYPES = (ComputeResourceType.FARGATE, ComputeResourceType.FARGATE_SPOT)
 
 
 def platform_of(ce: ComputeEnvironment) -> str:
@@ -100,6 +99,8 @@ def ce_tags(ce: ComputeEnvironment) -> dict[str, str]:
             continue
         if isinstance(value, bool):
             text = "true" if value else "false"
+        elif isinstance(value, list):
+            text = ",".join(value)
         else:
             text = str(value.value if isinstance(value, Enum) else value)
         out[_tag_name(name)] = text

@@ -40,6 +40,7 @@ from abatch.model.enums import ExecutorKind, JobStatus
 from abatch.model.errors import StateDirError
 from abatch.model.job import Attempt, JobRecord, log_stream_name
 from abatch.model.runspec import ExitResult
+from abatch.scheduler.devices import split_ids
 from abatch.scheduler.transitions import reopen_node
 
 from .attempts import REASON_EXITED, REASON_INTERRUPTED, REASON_START_FAILED, Running
@@ -231,6 +232,10 @@ class MultiNodeMixin:
             created_at=now,
             instance_id=run.attempt.instance_id,
         )
+        if run.attempt.gpu_ids and run.gang is not None:
+            # The job holds every node's GPUs; each node gets its own share of them.
+            shares = split_ids(run.attempt.gpu_ids, [n.gpus for n in run.gang.nodes])
+            attempt.gpu_ids = shares[int(node.spec["nodeDetails"]["nodeIndex"])]
         node.attempts.append(attempt)
         node.ce = run.attempt.ce
         self._move(node, S.STARTING, now)

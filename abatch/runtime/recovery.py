@@ -102,7 +102,7 @@ class RecoveryMixin:
             if executor not in swept:
                 swept.append(executor)
             if pool is not None:
-                pool.take(job, attempt.instance_id)
+                _take_back(pool, job)
                 pool.unavailable = None
             run = Running(job, attempt, executor)
             self.running[job.job_id] = run
@@ -130,8 +130,7 @@ class RecoveryMixin:
         if pool is None:
             return
         if job.job_id not in self._held_orphans:
-            attempt = job.current_attempt
-            pool.take(job, attempt.instance_id if attempt is not None else None)
+            _take_back(pool, job)
             self._held_orphans.add(job.job_id)
         pool.unavailable = reason
 
@@ -192,3 +191,17 @@ class RecoveryMixin:
             attempt.status_reason = REASON_ABANDONED
             self.store.mark_attempt(job, attempt)
         self._requeue_front(job, now)
+
+
+def _take_back(pool: CapacityPool, job: JobRecord) -> None:
+    """Count a recovered attempt's capacity again, on the instance it ran on and with the
+    same GPU ids it had."""
+    attempt = job.current_attempt
+    instance_id = attempt.instance_id if attempt is not None else None
+    if attempt is not None and attempt.gpu_ids:
+        fleet = pool.fleet
+        inst = fleet.instances.get(instance_id) if fleet and instance_id else None
+        slots = pool.slots(inst)
+        if slots is not None:
+            slots.hold(job.job_id, attempt.gpu_ids)
+    pool.take(job, instance_id)

@@ -17,11 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from abatch.model.enums import JobDefinitionStatus, ResourceState
+from abatch.executors.gpus import GpuDetection
+from abatch.model.enums import FARGATE_TYPES, JobDefinitionStatus, ResourceState
 from abatch.model.errors import ClientError
 from abatch.model.job import JobRecord
 from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
 from abatch.model.strict import strict_problems
+from abatch.scheduler.devices import (
+    LOCAL_HOST,
+    DeviceLedger,
+    DeviceSlots,
+    ce_device_ids,
+    ce_gpu_count,
+    host_key,
+)
 from abatch.scheduler.nodes import multinode_refusal
 from abatch.scheduler.placement import CapacityPool
 
@@ -34,6 +43,11 @@ if TYPE_CHECKING:
     from abatch.store.sqlite import SqliteStore
 
     from .registry import Registry
+
+
+def ce_host(ce: ComputeEnvironment) -> str:
+    """The host key of a compute environment's executor endpoint (scheduler.devices)."""
+    return host_key(ce.executor.value, ce.docker_host)
 
 
 def host_memory_mib() -> int:
@@ -65,6 +79,8 @@ class ResourceManager:
     store: SqliteStore
     pools: dict[str, CapacityPool]
     runnable: dict[str, deque[JobRecord]]
+    devices: DeviceLedger
+    host_gpus: GpuDetection
     _wake: asyncio.Event
     _fleet_for: Callable[[ComputeEnvironment, Fleet | None], Fleet | None]  # InstancesMixin
     _policies_changed: Callable[[], None]  # SharesMixin
@@ -74,19 +90,28 @@ class ResourceManager:
         self.registry.compute_environments[name] = ce
         old = self.pools.get(name)
         fleet = self._fleet_for(ce, old.fleet if old is not None else None)
+        ids = self._gpu_ids(ce)
+        host = ce_host(ce)
         pool = CapacityPool(
             name=name,
             enabled=ce.state is ResourceState.ENABLED,
             vcpus=float(ce.max_vcpus),
             memory=ce.memory or host_memory_mib(),
-            gpus=ce.gpus,
+            gpus=ce_gpu_count(ce.gpus, ids),
             multinode=multinode_refusal(ce) is None,
             fleet=fleet,
+            devices=DeviceSlots(self.devices, host, ids) if ids else None,
         )
         if fleet is not None and not fleet.managed:
-            # Declared hosts: the environment's capacity is theirs.
+            # Declared hosts: the environment's capacity is theirs, GPU ids included.
             pool.memory = sum(i.memory for i in fleet.instances.values())
             pool.gpus = sum(i.gpus for i in fleet.instances.values())
+            for inst in fleet.instances.values():
+                key = host_key("docker", inst.endpoint)
+                detected = self.host_gpus.ids if key == LOCAL_HOST else ()
+                host_ids = ce_device_ids(None, inst.gpus, detected)
+                if inst.gpus and host_ids:
+                    pool.host_devices[inst.instance_id] = DeviceSlots(self.devices, key, host_ids)
         if old is not None:
             pool.used_vcpus, pool.used_memory, pool.used_gpus = (
                 old.used_vcpus,
@@ -94,6 +119,14 @@ class ResourceManager:
                 old.used_gpus,
             )
         self.pools[name] = pool
+
+    def _gpu_ids(self, ce: ComputeEnvironment) -> tuple[str, ...]:
+        """The GPU ids a compute environment hands out (none on Fargate)."""
+        cr = ce.compute_resources
+        if cr is not None and cr.type in FARGATE_TYPES:
+            return ()
+        detected = self.host_gpus.ids if ce_host(ce) == LOCAL_HOST else ()
+        return ce_device_ids(ce.gpu_devices, ce.gpus, detected)
 
     async def put_compute_environment(self, ce: ComputeEnvironment) -> str:
         """Create or update; returns 'created', 'updated' or 'unchanged'."""

@@ -26,10 +26,12 @@ from anyio.abc import TaskGroup
 
 from abatch.config.settings import RuntimeSettings
 from abatch.executors.base import Executor
+from abatch.executors.gpus import GpuDetection, detect_gpus
 from abatch.model.enums import ExecutorKind, JobStatus
 from abatch.model.errors import StateDirError
 from abatch.model.job import JobRecord
 from abatch.model.policy import SchedulingPolicy
+from abatch.scheduler.devices import DeviceLedger
 from abatch.scheduler.fairshare import ShareQueue
 from abatch.scheduler.placement import QUEUED_CODE, CapacityPool, QueueView, plan, queued_reason
 from abatch.store.lock import StateLock
@@ -92,6 +94,8 @@ class Runtime(
         self.bus = EventBus()
         self.registry = Registry()
         self.pools: dict[str, CapacityPool] = {}
+        self.devices = DeviceLedger()  # GPU ids held by running jobs, per host
+        self.host_gpus = GpuDetection()  # this machine's GPUs (nvidia-smi), found at start
         self.jobs: dict[str, JobRecord] = {}  # every unfinished job
         self.node_jobs: dict[str, list[JobRecord]] = {}  # multi-node job -> its nodes
         self.runnable: dict[str, deque[JobRecord]] = {}  # per FIFO queue, head first
@@ -153,6 +157,7 @@ class Runtime(
             raise
         self.store.on_recovered.append(self.wake)
         try:
+            self.host_gpus = await detect_gpus()
             await self._load()
         except BaseException:
             await self.store.close()

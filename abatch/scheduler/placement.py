@@ -3,7 +3,8 @@
 Rules (reference §8.1, §8.2):
 - queues are evaluated in descending priority (ties: name), FIFO inside a queue;
 - each job tries its queue's compute environments in ascending order and takes the first
-  ENABLED one with room for its vCPUs, memory and GPUs;
+  ENABLED one with room for its vCPUs, memory and GPUs (GPUs: room in the count, and as many
+  device ids free on the host it would run on, scheduler.devices);
 - a job that does not fit now stops its queue (strict FIFO, as AWS: nothing is preempted and
   nothing jumps the head); the cycle moves on to the next queue, so lower-priority queues can
   use capacity the head of a higher one cannot;
@@ -29,10 +30,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from abatch.model.catalog import InstanceType
 from abatch.model.enums import JobStatus
 from abatch.model.job import JobRecord
 from abatch.scheduler.fairshare import reserved_reason
 
+from .devices import DeviceSlots
 from .fleet import Fleet, Instance
 
 REASON_MAX_CPU = (
@@ -67,6 +70,10 @@ class CapacityPool:
     unavailable: str | None = None  # why it cannot take jobs right now (engine down)
     multinode: bool = True  # can run multi-node parallel jobs
     fleet: Fleet | None = None  # instances or hosts; None: one pool of capacity
+    # The specific GPU ids its jobs take (scheduler.devices), shared with the other compute
+    # environments on the same host: the environment's own, and each declared host's.
+    devices: DeviceSlots | None = None
+    host_devices: dict[str, DeviceSlots] = field(default_factory=dict)  # by instance id
 
     @property
     def usable(self) -> bool:
@@ -77,12 +84,25 @@ class CapacityPool:
 
     def fits_now(self, job: JobRecord) -> bool:
         if self.fleet is not None:
-            return self.can_run(job) and self.fleet.pick(job) is not None
+            found = self.fleet.pick(job)
+            return self.can_run(job) and found is not None and self.device_room(job, found)
         return self.can_run(job) and (
             self.used_vcpus + job.vcpus <= self.vcpus + 1e-9
             and self.used_memory + job.memory <= self.memory
             and self.used_gpus + job.gpus <= self.gpus
+            and self.device_room(job, None)
         )
+
+    def slots(self, where: Instance | InstanceType | None) -> DeviceSlots | None:
+        """The GPU ids a job placed on `where` (an instance, a type to launch, or the
+        environment itself) takes from."""
+        if isinstance(where, Instance) and where.instance_id in self.host_devices:
+            return self.host_devices[where.instance_id]
+        return self.devices
+
+    def device_room(self, job: JobRecord, where: Instance | InstanceType | None) -> bool:
+        slots = self.slots(where)
+        return not job.gpus or slots is None or slots.free() >= job.gpus
 
     def fits_ever(self, job: JobRecord) -> bool:
         if self.fleet is not None:
@@ -103,14 +123,17 @@ class CapacityPool:
         self.used_memory += job.memory
         self.used_gpus += job.gpus
         fleet = self.fleet
-        if fleet is None:
-            return None
-        inst = fleet.instances.get(instance_id) if instance_id is not None else None
-        if inst is None:
-            found = fleet.pick(job)
-            inst = found if isinstance(found, Instance) else None
-        if inst is not None:
-            fleet.take(job, inst)
+        inst: Instance | None = None
+        if fleet is not None:
+            inst = fleet.instances.get(instance_id) if instance_id is not None else None
+            if inst is None:
+                found = fleet.pick(job)
+                inst = found if isinstance(found, Instance) else None
+            if inst is not None:
+                fleet.take(job, inst)
+        slots = self.slots(inst)
+        if job.gpus and slots is not None:
+            slots.take(job.job_id, job.gpus)
         return inst
 
     def give(self, job: JobRecord) -> None:
@@ -119,6 +142,9 @@ class CapacityPool:
         self.used_gpus = max(0, self.used_gpus - job.gpus)
         if self.fleet is not None:
             self.fleet.give(job)
+        slots = self.devices or next(iter(self.host_devices.values()), None)
+        if slots is not None:
+            slots.give(job.job_id)  # the ledger knows where it holds them
 
     def free_text(self) -> str:
         fleet = self.fleet
@@ -129,10 +155,13 @@ class CapacityPool:
                 f"{self.name} has {len(fleet.instances)} {noun} with "
                 f"{fleet.total_vcpus:g} vCPU{limit}, {self.used_vcpus:g} in use"
             )
+        gpus = self.gpus - self.used_gpus
+        if self.devices is not None:
+            gpus = min(gpus, self.devices.free())
         return (
             f"{self.name} has {self.vcpus - self.used_vcpus:g} of {self.vcpus:g} vCPU, "
             f"{self.memory - self.used_memory} of {self.memory} MiB"
-            + (f", {self.gpus - self.used_gpus} of {self.gpus} GPU" if self.gpus else "")
+            + (f", {gpus} of {self.gpus} GPU" if self.gpus else "")
             + " free"
         )
 
@@ -270,7 +299,7 @@ def _place(
                 return Place(job, pool.name)
             continue
         found = fleet.pick(job)
-        if found is None:
+        if found is None or not pool.device_room(job, found):
             continue
         if not isinstance(found, Instance):
             found = fleet.launch(found, new_id(), now)

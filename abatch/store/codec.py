@@ -14,7 +14,7 @@ JOB_COLUMNS = (
 )
 ATTEMPT_COLUMNS = (
     "job_id, number, ce, task_id, log_stream, created_at, started_at, stopped_at, exit_code, "
-    "reason, status_reason, pid, instance_id"
+    "reason, status_reason, pid, instance_id, gpu_ids"
 )
 FLAG_CANCELLED = 1
 FLAG_TERMINATED = 2
@@ -102,6 +102,7 @@ def attempt_row(job_id: str, a: Attempt) -> tuple[Any, ...]:
         a.status_reason,
         a.pid,
         a.instance_id,
+        ",".join(a.gpu_ids),
     )
 
 
@@ -162,6 +163,7 @@ def attempt_from_row(row: tuple[Any, ...]) -> tuple[str, Attempt]:
         sreason,
         pid,
         instance_id,
+        gpu_ids,
     ) = row
     return job_id, Attempt(
         number=number,
@@ -176,4 +178,5 @@ def attempt_from_row(row: tuple[Any, ...]) -> tuple[str, Attempt]:
         status_reason=sreason,
         pid=pid,
         instance_id=instance_id,
+        gpu_ids=tuple(gpu_ids.split(",")) if gpu_ids else (),
     )

@@ -115,6 +115,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX attempts_by_stop ON attempts (stopped_at) WHERE started_at IS NOT NULL;
     """,
+    # 6: the GPU device ids an attempt holds (comma-separated; '' for none), so a restart
+    # that adopts a running attempt takes the same devices back.
+    """
+    ALTER TABLE attempts ADD COLUMN gpu_ids TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -89,11 +89,30 @@ async def test_abatch_tags_are_the_local_settings(tmp_path: Path) -> None:
         assert (ce.gpus, ce.keep_containers, ce.memory) == (4, True, 4096)
         await api.batch("untag_resource", resourceArn=arn, tagKeys=["abatch:memory", "abatch:gpus"])
         ce = api.rt.registry.compute_environments["ce"]
-        assert (ce.gpus, ce.memory, ce.tags) == (0, None, None)
+        assert (ce.gpus, ce.memory, ce.tags) == (None, None, None)
         (detail,) = (await api.batch("describe_compute_environments"))["computeEnvironments"]
         assert detail["tags"] == {"abatch:keep-containers": "true"}
         msg = await client_error(api, "tag_resource", resourceArn=arn, tags={"abatch:gpus": "x"})
         assert msg.startswith("tag abatch:gpus:")
+        await api.batch("tag_resource", resourceArn=arn, tags={"abatch:gpu-devices": "0,3"})
+        ce = api.rt.registry.compute_environments["ce"]
+        assert ce.gpu_devices == ["0", "3"] and api.rt.pools["ce"].gpus == 2
+        assert api.rt.pools["ce"].devices is not None
+        assert api.rt.pools["ce"].devices.ids == ("0", "3")
+        tags = (await api.batch("list_tags_for_resource", resourceArn=arn))["tags"]
+        assert tags["abatch:gpu-devices"] == "0,3"
+        for bad, why in (("0,,1", "non-empty"), ("1,1", "more than once")):
+            msg = await client_error(
+                api, "tag_resource", resourceArn=arn, tags={"abatch:gpu-devices": bad}
+            )
+            assert msg.startswith("tag abatch:gpu-devices:") and why in msg
+        msg = await client_error(
+            api,
+            "tag_resource",
+            resourceArn=arn,
+            tags={"abatch:gpu-devices": "0", "abatch:gpus": "2"},
+        )
+        assert "gpus (2) is more than the 1 gpu_devices listed" in msg
 
 
 async def test_compute_environment_errors(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ state = "ENABLED"
 executor = "docker"
 memory = 4096
 gpus = 1
+gpu_devices = ["2", "GPU-5d2e"]
 [compute_environment.compute_resources]
 type = "EC2"
 max_vcpus = 4
@@ -93,6 +94,7 @@ def test_full_example(tmp_path: Path) -> None:
         4096,
         1,
     )
+    assert ce.gpu_devices == ["2", "GPU-5d2e"]
     assert config.job_queues[0].ce_names() == ["local"]
     assert config.job_definitions[0].revision is None
     a = config.jobs[1]
