@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from abatch.model import fargate
 from abatch.model.base import name_from_ref, parse_jd_ref
 from abatch.model.enums import FARGATE_TYPES as _FARGATE
-from abatch.model.resources import ComputeEnvironment, JobQueue
+from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
 
 from .entries import KINDS, Entry
 from .jobs import JobEntry, check_dependencies, find_cycles
@@ -92,6 +93,24 @@ def check_queue_mix(
                 entry.path(("compute_environment_order",)),
                 "cannot mix EC2 or SPOT compute environments with FARGATE ones",
             )
+
+
+def check_fargate(
+    ces: Sequence[Entry[ComputeEnvironment]],
+    defs: Sequence[Entry[JobDefinition]],
+    problems: Problems,
+) -> None:
+    """Fargate's rules (model.fargate) on FARGATE / FARGATE_SPOT compute environments and on
+    job definitions with platform_capabilities FARGATE."""
+    for ce_entry in ces:
+        cr = ce_entry.model.compute_resources if ce_entry.model is not None else None
+        if cr is not None and cr.type in _FARGATE:
+            for loc, message in fargate.compute_resources_problems(cr, cr.model_fields_set):
+                problems.add(ce_entry.path(("compute_resources", *loc)), message)
+    for jd_entry in defs:
+        if jd_entry.model is not None and jd_entry.model.is_fargate:
+            for loc, message in fargate.definition_problems(jd_entry.model):
+                problems.add(jd_entry.path(loc), message)
 
 
 def check_job_refs(

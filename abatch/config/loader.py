@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
 
 from .checks import (
+    check_fargate,
     check_job_refs,
     check_jobs_graph,
     check_queue_mix,
@@ -149,6 +150,7 @@ def _build(
     unique_names("schedule", [((*e.path, "name"), e.name) for e in schedules], problems)
     check_queue_refs([item for _, item in _raw(data, "job_queue")], ce_names, problems)
     check_queue_mix(queues, {e.name: e.model for e in ces if e.name and e.model}, problems)
+    check_fargate(ces, defs, problems)
     job_tables: list[tuple[KeyPath, object]] = [(("job", i), item) for i, item in _raw(data, "job")]
     job_tables += [((*e.path, "job"), e.job_table) for e in schedules if e.job_table is not None]
     check_job_refs(job_tables, jq_names, jd_names, problems)

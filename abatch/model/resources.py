@@ -533,11 +533,18 @@ class JobDefinition(AwsModel):
             raise ValueError("a multinode job definition needs node_properties")
         if len(self.tags or {}) > 50:
             raise ValueError("at most 50 tags")
+        caps = self.platform_capabilities
+        if caps is not None and (len(caps) != 1 or caps[0] not in ("EC2", "FARGATE")):
+            raise ValueError(f"platform_capabilities must be ['EC2'] or ['FARGATE'], not {caps}")
         return self
 
     @property
     def arn(self) -> str:
         return jd_arn(self.job_definition_name, self.revision or 0)
+
+    @property
+    def is_fargate(self) -> bool:
+        return "FARGATE" in (self.platform_capabilities or [])
 
     def same_content(self, other: JobDefinition) -> bool:
         """True when registering `other` would change nothing (revision and status aside)."""

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from abatch.model import fargate
 from abatch.model.base import name_from_ref
 from abatch.model.enums import FARGATE_TYPES, AllocationStrategy, CEType, ResourceState
 from abatch.model.enums import ResourceStatus as Status
@@ -35,6 +36,7 @@ from abatch.model.resources import (
     LOCAL_CE_SETTINGS,
     TAG_CE_SETTINGS,
     ComputeEnvironment,
+    ComputeResources,
     JobQueue,
 )
 
@@ -153,6 +155,9 @@ class LifecycleMixin:
         if len(self.registry.compute_environments) >= MAX_COMPUTE_ENVIRONMENTS:
             raise ClientError(f"at most {MAX_COMPUTE_ENVIRONMENTS} compute environments")
         check_tags(ce_tags(ce))
+        cr = ce.compute_resources
+        if cr is not None and cr.type in FARGATE_TYPES:
+            _refuse_fargate(cr, cr.model_fields_set)
         await self.put_compute_environment(ce)
         return ce
 
@@ -182,6 +187,10 @@ class LifecycleMixin:
             raise ClientError(
                 "computeResources.type can't change between EC2/SPOT and FARGATE/FARGATE_SPOT"
             )
+        if new.compute_resources is not None and platform_of(new) == "FARGATE":
+            aliases = {f.alias or n: n for n, f in ComputeResources.model_fields.items()}
+            given = {aliases.get(k, k) for k in cr_changes or {}}
+            _refuse_fargate(new.compute_resources, given)
         await self.put_compute_environment(new)
         return new
 
@@ -296,6 +305,12 @@ class LifecycleMixin:
                 raise ClientError(str(exc)) from None
             if not policy.startswith("arn:") or not await self.policy_exists(name):
                 raise NotFoundError(f"scheduling policy {policy!r} does not exist")
+
+
+def _refuse_fargate(cr: ComputeResources, given: set[str]) -> None:
+    problems = fargate.compute_resources_problems(cr, given)
+    if problems:
+        raise ClientError(fargate.problems_text(problems, ("computeResources",)))
 
 
 def _names_only(jq: JobQueue) -> JobQueue:

@@ -17,14 +17,19 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from abatch.model import fargate
 from abatch.model.enums import JobStatus
 from abatch.model.errors import ClientError, NotFoundError
 from abatch.model.job import JobRecord, SubmitJobRequest
+from abatch.model.resources import ContainerProperties
 from abatch.model.strict import strict_problems
 from abatch.scheduler.nodes import multinode_refusal, node_environment, node_layout
 from abatch.scheduler.resolve import effective_spec, resources_of
 
 from .graph import ArrayState, Graph, RecentlyFinished
+from .lifecycle import platform_of
 
 if TYPE_CHECKING:
     from abatch.config import ConfigJob
@@ -124,8 +129,11 @@ class SubmitMixin:
             )
         if req.node_overrides is not None:
             raise ClientError("nodeOverrides apply to multi-node job definitions only")
+        self._check_platform(jq, jd)
         spec = effective_spec(jd, req, self.registry.aws_of(jd))
         self._check_strict(spec)
+        if jd.is_fargate:
+            _check_fargate(spec["container"], jd)
         if not spec["container"].get("command"):
             raise ClientError(
                 f"job definition {jd.job_definition_name}:{jd.revision} has no command and the "
@@ -275,6 +283,18 @@ class SubmitMixin:
                 plain.append(target.job_id)
         return plain, sequential, n_to_n
 
+    def _check_platform(self, jq: JobQueue, jd: JobDefinition) -> None:
+        """A FARGATE definition runs only on a Fargate queue, any other only on an EC2 one."""
+        wanted = "FARGATE" if jd.is_fargate else "EC2"
+        ces = [self.registry.compute_environments.get(n) for n in jq.ce_names()]
+        platforms = {platform_of(ce) for ce in ces if ce is not None}
+        if platforms and wanted not in platforms:
+            raise ClientError(
+                f"Job Queue {jq.job_queue_name!r} is attached to Compute Environment(s) that "
+                f"can not run Jobs with capability {wanted} (job definition "
+                f"{jd.job_definition_name}:{jd.revision} has platformCapabilities {wanted})"
+            )
+
     def _check_strict(self, spec: dict[str, Any]) -> None:
         if not self.settings.strict:
             return
@@ -321,6 +341,21 @@ class SubmitMixin:
                 status = finished[dep].status
             if status is S.FAILED:
                 self.graph.doomed.add(job.job_id)
+
+
+def _check_fargate(container: dict[str, Any], jd: JobDefinition) -> None:
+    """The job's container after its overrides, by Fargate's rules (overrides can change
+    its size)."""
+    try:
+        props = ContainerProperties.model_validate(container)
+    except ValidationError as exc:
+        raise ClientError(f"container: {exc.errors()[0]['msg']}") from None
+    problems = fargate.container_problems(props)
+    if problems:
+        raise ClientError(
+            f"job definition {jd.job_definition_name}:{jd.revision} runs on Fargate; the job's "
+            f"container (with containerOverrides): {fargate.problems_text(problems)}"
+        )
 
 
 def _record_fields(
