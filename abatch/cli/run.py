@@ -149,6 +149,8 @@ async def run_config(
                 stopper.runtime = rt
                 report = await rt.apply(config)
                 out.say(describe_changes(report.changes))
+                for line in rt.host_warnings():
+                    print(f"warning: {line}", file=sys.stderr, flush=True)
                 if stopper.requested.is_set():  # a signal while starting: submit nothing
                     return _outcome(submitted, tracker, started, stopper.signal_name)
                 async with anyio.create_task_group() as api_tg:  # stops before the runtime

@@ -64,6 +64,8 @@ async def serve(
                         states = rt.start_schedules(config.schedules)
                         enabled = sum(1 for s in states if s.enabled)
                         printer.say(f"schedules: {enabled} of {len(states)} enabled")
+                for line in rt.host_warnings():
+                    printer.say(f"warning: {line}")
                 async with anyio.create_task_group() as api_tg:
                     url = await start_api(api_tg, rt, api)
                     tg.start_soon(printer.run)

@@ -2,6 +2,8 @@
 
 Exit 0 when valid, 1 when the config has problems (the check itself worked), 2 for usage
 errors. Problems go to stderr, one per line, as `file:line: dotted.key: what (did you mean)`.
+A valid config whose compute environments on this machine promise more CPUs, memory or GPUs
+than it has gets `warning: …` lines on stderr (scheduler.hostsafety); it is still valid.
 """
 
 from __future__ import annotations
@@ -37,4 +39,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if config.schedules:
         parts.append(_count(len(config.schedules), "schedule"))
     print(f"{args.config} is valid: {', '.join(parts)}")
+    import anyio
+
+    from abatch.runtime.host import warnings_for
+
+    for line in anyio.run(warnings_for, config.compute_environments):
+        print(f"warning: {line}", file=sys.stderr)
     return EXIT_OK

@@ -10,7 +10,6 @@ does not mention are left as they are.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from abatch.executors.gpus import GpuDetection
+from abatch.model import fargate
 from abatch.model.enums import FARGATE_TYPES, JobDefinitionStatus, ResourceState
 from abatch.model.errors import ClientError
 from abatch.model.job import JobRecord
@@ -31,8 +31,11 @@ from abatch.scheduler.devices import (
     ce_gpu_count,
     host_key,
 )
+from abatch.scheduler.hostsafety import host_warnings
 from abatch.scheduler.nodes import multinode_refusal
 from abatch.scheduler.placement import CapacityPool
+
+from .host import facts, host_memory_mib
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,17 +51,6 @@ if TYPE_CHECKING:
 def ce_host(ce: ComputeEnvironment) -> str:
     """The host key of a compute environment's executor endpoint (scheduler.devices)."""
     return host_key(ce.executor.value, ce.docker_host)
-
-
-def host_memory_mib() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024))
 
 
 @dataclass
@@ -120,6 +112,13 @@ class ResourceManager:
             )
         self.pools[name] = pool
 
+    def host_warnings(self) -> list[str]:
+        """What the compute environments on this machine promise beyond it (a warning each,
+        with the numbers; scheduler.hostsafety)."""
+        return host_warnings(
+            list(self.registry.compute_environments.values()), facts(self.host_gpus)
+        )
+
     def _gpu_ids(self, ce: ComputeEnvironment) -> tuple[str, ...]:
         """The GPU ids a compute environment hands out (none on Fargate)."""
         cr = ce.compute_resources
@@ -156,11 +155,14 @@ class ResourceManager:
 
     async def register_job_definition(self, jd: JobDefinition) -> JobDefinition:
         """Always a new revision (as RegisterJobDefinition)."""
-        if self.settings.strict:
-            fargate = "FARGATE" in (jd.platform_capabilities or [])
-            problems = strict_problems(jd.to_aws(), fargate=fargate)
+        if jd.is_fargate:
+            problems = fargate.definition_problems(jd)
             if problems:
-                raise ClientError("; ".join(problems))
+                raise ClientError(fargate.problems_text(problems))
+        if self.settings.strict:
+            strict = strict_problems(jd.to_aws(), fargate=jd.is_fargate)
+            if strict:
+                raise ClientError("; ".join(strict))
         name = jd.job_definition_name
         revision = await self.store.latest_revision(name) + 1
         stored = jd.model_copy(update={"revision": revision, "status": JobDefinitionStatus.ACTIVE})

@@ -240,3 +240,22 @@ def test_database_from_a_newer_schema_is_refused_without_a_traceback(tmp_path: P
         assert "newer than this abatch supports" in proc.stderr
         assert "Traceback" not in proc.stderr
     assert sqlite3.connect(state / "abatch.db").execute("PRAGMA user_version").fetchone()[0] == 999
+
+
+def test_validate_and_run_warn_when_this_machine_is_promised_too_much(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from abatch.runtime.host import host_cpus
+
+    cpus = host_cpus()
+    cfg = write_config(tmp_path, [("a", "high", "true")], max_vcpus=cpus + 3)
+    assert main(["validate", str(cfg)]) == 0  # a warning, not an error
+    captured = capsys.readouterr()
+    assert "is valid" in captured.out
+    (warning,) = [line for line in captured.err.splitlines() if "vCPUs" in line]
+    assert warning == (
+        f"warning: compute environments on this machine promise {cpus + 3} vCPUs "
+        f"(local {cpus + 3}) but it has {cpus} CPUs"
+    )
+    assert main(["run", str(cfg)]) == 0
+    assert warning in capsys.readouterr().err.splitlines()
