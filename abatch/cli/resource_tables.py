@@ -86,7 +86,7 @@ def ces_lines(ces: Sequence[Mapping[str, Any]]) -> list[str]:
                 tags.get("abatch:executor", "process"),
                 vcpus,
                 f"{memory} MiB" if memory else "host",
-                tags.get("abatch:gpus", "0"),
+                _gpus(tags),
             )
         )
     headers = (
@@ -199,3 +199,14 @@ def _status(resource: Mapping[str, Any]) -> str:
     if status in ("VALID", "-") or not reason:
         return status
     return f"{status}: {reason}"
+
+
+def _gpus(tags: Mapping[str, str]) -> str:
+    """The GPUS column: the `gpus` setting, else how many `gpu_devices` it lists, else
+    `host` (every GPU nvidia-smi finds on its host)."""
+    if "abatch:gpus" in tags:
+        return tags["abatch:gpus"]
+    devices = tags.get("abatch:gpu-devices")
+    if devices:
+        return f"{len(devices.split(','))} ({devices})"
+    return "host"

@@ -61,8 +61,14 @@ def host_warnings(ces: Sequence[ComputeEnvironment], host: HostFacts) -> list[st
             f"{host.memory_mib} MiB"
         )
     for c in local:
-        if c.gpu_devices:
-            unknown = [d for d in c.gpu_devices if host.gpu_ids and d not in host.gpu_ids]
+        if c.gpu_devices and not host.gpu_ids:
+            out.append(
+                f"compute environment {c.compute_environment_name} lists gpu_devices "
+                f"{', '.join(c.gpu_devices)} but nvidia-smi lists no GPU on this machine; "
+                "they are handed out as declared"
+            )
+        elif c.gpu_devices:
+            unknown = [d for d in c.gpu_devices if d not in host.gpu_ids]
             if unknown:
                 out.append(
                     f"compute environment {c.compute_environment_name} lists gpu_devices "

@@ -160,7 +160,7 @@ def test_submit_follow_and_list_resources(
         "process",
         "2",
         "host",
-        "0",
+        "host",
     ]
     ces = json.loads(cli("ce", "--json", *sd).out)["computeEnvironments"]
     assert ces[0]["computeResources"]["maxvCpus"] == 2

@@ -176,8 +176,17 @@ def test_ce_table_shows_local_settings_from_tags() -> None:
                 "status": "VALID",
                 "unmanagedvCpus": 4,
             },
+            {
+                "computeEnvironmentName": "two",
+                "type": "MANAGED",
+                "state": "ENABLED",
+                "status": "VALID",
+                "computeResources": {"type": "EC2", "maxvCpus": 2},
+                "tags": {"abatch:gpu-devices": "1,3"},
+            },
         ]
     )
+    assert lines[3].split()[-2:] == ["2", "(1,3)"]
     assert lines[1].split() == [
         "byo",
         "UNMANAGED",
@@ -187,7 +196,7 @@ def test_ce_table_shows_local_settings_from_tags() -> None:
         "process",
         "4",
         "host",
-        "0",
+        "host",
     ]
     assert lines[2].split() == [
         "gpu",

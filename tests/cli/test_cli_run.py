@@ -135,3 +135,17 @@ def test_run_quickstart_as_a_subprocess(tmp_path: Path) -> None:
     assert len(rows) >= 12
     assert {row[2] for row in rows.values()} == {"SUCCEEDED"}
     assert "Traceback" not in proc.stderr
+
+
+def test_run_the_gpu_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """configs/gpus.toml: four 1-GPU jobs on two declared devices all finish, each having
+    held one of them (this machine needs no GPU for it)."""
+    example = ROOT / "configs" / "gpus.toml"
+    state = tmp_path / "state"
+    assert main(["run", str(example), "--state-dir", str(state)]) == 0
+    capsys.readouterr()
+    logs = sorted((state / "logs").iterdir())
+    lines = sorted(p.read_text().strip() for p in logs)
+    assert len(lines) == 4
+    assert {line.rsplit(" ", 1)[1] for line in lines} <= {"0", "1"}
+    assert [line.split(" on ")[0] for line in lines] == [f"step {i}" for i in range(4)]

@@ -54,9 +54,17 @@ def test_strict_definition_limits() -> None:
 
 
 def test_fractional_vcpus_are_fine_on_fargate_in_strict_mode() -> None:
-    text = BASE.replace('value = "1" }', 'value = "0.5" }').replace(
-        'parameters = { seconds = "1" }',
-        'parameters = { seconds = "1" }\nplatform_capabilities = ["FARGATE"]',
+    text = (
+        BASE.replace('value = "1" }', 'value = "0.5" }')
+        .replace('value = "128" }', 'value = "1024" }')
+        .replace(
+            'parameters = { seconds = "1" }',
+            'parameters = { seconds = "1" }\nplatform_capabilities = ["FARGATE"]',
+        )
+        .replace(
+            'image = "busybox"',
+            'image = "busybox"\nexecution_role_arn = "arn:aws:iam::123456789012:role/x"',
+        )
     )
     assert load(text, strict=True).job_definitions[0].platform_capabilities == ["FARGATE"]
 

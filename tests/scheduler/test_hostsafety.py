@@ -60,6 +60,11 @@ def ce(name: str, vcpus: int, **kw: Any) -> ComputeEnvironment:
             ["g has gpus = 2 but nvidia-smi lists no GPU on this machine; its jobs get ids 0-1"],
         ),
         (
+            [ce("g", 2, memory=1, gpu_devices=["0", "1"])],
+            HOST,
+            ["g lists gpu_devices 0, 1 but nvidia-smi lists no GPU on this machine; they are"],
+        ),
+        (
             [ce("g", 2, memory=1, gpu_devices=["1", "7"])],
             HostFacts(8, 16000, ("0", "1")),
             ["g lists gpu_devices 7 that nvidia-smi does not list on this machine (it lists 0, 1)"],
