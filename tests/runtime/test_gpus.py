@@ -18,7 +18,7 @@ from abatch.executors.base import EngineUnavailableError
 from abatch.executors.docker_config import create_body
 from abatch.executors.fake import FakeExecutor, FakeHandle, FakeOutcome
 from abatch.model.enums import ExecutorKind, JobStatus
-from abatch.model.resources import JobDefinition
+from abatch.model.resources import ComputeEnvironment, JobDefinition
 from abatch.model.runspec import RunSpec
 from abatch.runtime import Runtime, open_runtime
 from abatch.scheduler.devices import LOCAL_HOST
@@ -268,3 +268,47 @@ async def test_an_adopted_attempt_keeps_its_devices_after_a_restart(tmp_path: Pa
             fake.finish(key)
         await wait_status(rt, [rt.jobs[second.job_id], third])
         assert rt.devices.owners(LOCAL_HOST) == {}
+
+
+async def test_declared_hosts_have_their_own_devices(tmp_path: Path) -> None:
+    """An UNMANAGED compute environment with a host here and one on another Docker engine:
+    each host hands out its own ids, so both run a job on their device 0, and a third job
+    waits for one of them."""
+    local = FakeExecutor(lambda spec: FakeOutcome(duration=None))
+    docker = FakeExecutor(lambda spec: FakeOutcome(duration=None))
+    executors: dict[ExecutorKind, Any] = {ExecutorKind.PROCESS: local, ExecutorKind.DOCKER: docker}
+    async with open_runtime(settings(tmp_path), executors) as rt:
+        await rt.put_compute_environment(
+            ComputeEnvironment.model_validate(
+                {
+                    "computeEnvironmentName": "mine",
+                    "type": "UNMANAGED",
+                    "executor": "docker",
+                    "hosts": [
+                        {"name": "here", "vcpus": 4, "memory": 4096, "gpus": 1},
+                        {
+                            "name": "there",
+                            "vcpus": 4,
+                            "memory": 4096,
+                            "gpus": 1,
+                            "docker_host": "tcp://gpu1:2375",
+                        },
+                    ],
+                }
+            )
+        )
+        await rt.put_job_queue(jq("q", 1, ["mine"]))
+        await rt.register_job_definition(gpu_jd())
+        jobs = [await rt.submit(req(f"j{i}", definition="g")) for i in range(3)]
+        await wait_for(rt, lambda: sum(j.status is S.RUNNING for j in jobs) == 2)
+        running = [j for j in jobs if j.status is S.RUNNING]
+        assert [j.attempts[0].gpu_ids for j in running] == [("0",), ("0",)]
+        assert len({j.attempts[0].instance_id for j in running}) == 2
+        assert rt.devices.owners(LOCAL_HOST) and rt.devices.owners("tcp://gpu1:2375")
+        waiting = next(j for j in jobs if j not in running)
+        await wait_for(rt, lambda: waiting.status is S.RUNNABLE and bool(waiting.status_reason))
+        first = running[0]
+        docker.finish(first.attempts[0].task_id)
+        await wait_status(rt, [waiting], S.RUNNING)
+        assert waiting.attempts[0].gpu_ids == ("0",)
+        assert waiting.attempts[0].instance_id == first.attempts[0].instance_id
