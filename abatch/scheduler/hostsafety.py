@@ -2,8 +2,9 @@
 
 A compute environment is on this machine when its attempts run here (scheduler.devices
 `host_key` is `local`: the process executor, and Docker on the local socket); remote Docker
-endpoints do not count. Only ENABLED ones count (a DISABLED one places nothing). Each
-promises its `max_vcpus`, its `memory` (no setting: the whole machine's) and its GPUs.
+endpoints do not count; an UNMANAGED one with declared hosts counts its hosts here. Only
+ENABLED ones count (a DISABLED one places nothing). Each promises its `max_vcpus`, its
+`memory` (no setting: the whole machine's) and its GPUs; a declared host its own.
 Promising more than the machine has is allowed (jobs share the CPUs and memory; GPUs are
 never shared, jobs wait for them), but it is said, with the numbers, as warnings.
 
@@ -37,22 +38,39 @@ def _listing(items: list[tuple[str, float]], unit: str) -> str:
     return ", ".join(f"{name} {value:g}{unit}" for name, value in items)
 
 
+def _promises(ces: Sequence[ComputeEnvironment], host: HostFacts) -> list[tuple[str, float, int]]:
+    """(who, vCPUs, MiB) each ENABLED compute environment, or declared host, on this machine
+    promises."""
+    out: list[tuple[str, float, int]] = []
+    for c in ces:
+        if c.state is not ResourceState.ENABLED:
+            continue
+        if c.hosts:
+            for h in c.hosts:
+                if host_key(c.executor.value, h.docker_host) == LOCAL_HOST:
+                    out.append((f"{c.compute_environment_name}/{h.name}", h.vcpus, h.memory))
+        elif on_this_machine(c):
+            out.append(
+                (c.compute_environment_name, float(c.max_vcpus), c.memory or host.memory_mib)
+            )
+    return out
+
+
 def host_warnings(ces: Sequence[ComputeEnvironment], host: HostFacts) -> list[str]:
     """One line per promise this machine cannot keep; none when all is well."""
     local = [c for c in ces if on_this_machine(c) and c.state is ResourceState.ENABLED]
     out: list[str] = []
     if host.gpu_note is not None:
         out.append(f"GPUs: {host.gpu_note}; this machine's GPUs are taken to be none")
-    if not local:
-        return out
-    vcpus = [(c.compute_environment_name, float(c.max_vcpus)) for c in local]
+    promises = _promises(ces, host)
+    vcpus = [(who, v) for who, v, _ in promises]
     total = sum(v for _, v in vcpus)
     if total > host.cpus:
         out.append(
             f"compute environments on this machine promise {total:g} vCPUs "
             f"({_listing(vcpus, '')}) but it has {host.cpus} CPUs"
         )
-    memory = [(c.compute_environment_name, float(c.memory or host.memory_mib)) for c in local]
+    memory = [(who, float(m)) for who, _, m in promises]
     total = sum(m for _, m in memory)
     if total > host.memory_mib:
         out.append(
@@ -60,6 +78,7 @@ def host_warnings(ces: Sequence[ComputeEnvironment], host: HostFacts) -> list[st
             f"({_listing(memory, ' MiB')}; no `memory` setting means all of it) but it has "
             f"{host.memory_mib} MiB"
         )
+    local = [c for c in local if not c.hosts]
     for c in local:
         if c.gpu_devices and not host.gpu_ids:
             out.append(

@@ -50,6 +50,25 @@ def ce(name: str, vcpus: int, **kw: Any) -> ComputeEnvironment:
             ["promise 9 vCPUs (a 8, sock 1) but it has 8 CPUs", "promise 16001 MiB"],
         ),
         (
+            # Declared hosts: only those on this machine count, with their own capacity.
+            [
+                ComputeEnvironment.model_validate(
+                    {
+                        "computeEnvironmentName": "farm",
+                        "type": "UNMANAGED",
+                        "executor": "docker",
+                        "hosts": [
+                            {"name": "here", "vcpus": 6, "memory": 9000},
+                            {"name": "far", "vcpus": 64, "memory": 1, "docker_host": "tcp://x:1"},
+                        ],
+                    }
+                ),
+                ce("a", 4, memory=8000),
+            ],
+            HOST,
+            ["promise 10 vCPUs (farm/here 6, a 4) but it has 8 CPUs", "promise 17000 MiB"],
+        ),
+        (
             [ce("g", 2, memory=1, gpus=4)],
             HostFacts(8, 16000, ("0", "1")),
             ["g has gpus = 4 but this machine has 2; its jobs hold at most 2 at once"],
