@@ -6,12 +6,16 @@ ProcessExecutor figures include what the runtime would pay per attempt: a fresh 
 directory and log file for every job, created under --root (default: the system temp
 directory). On a disk where creating files is slow, that costs more than the spawn itself:
 compare with `--root /dev/shm`.
+
+It also prints the CPU that each ProcessExecutor job costs the runtime's process and the
+supervisor daemon (which spawns, reaps and journals; see abatch/executors/supervisor.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import tempfile
@@ -50,8 +54,23 @@ async def bare_asyncio(jobs: int, concurrency: int, root: Path) -> float:
     return await drive(jobs, concurrency, one)
 
 
+CPU_MS: dict[str, list[float]] = {"runtime": [], "supervisor": []}
+
+
+def _cpu_s(pid: int) -> float:
+    """utime + stime of process `pid`, in seconds."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def process_executor(jobs: int, concurrency: int, root: Path) -> float:
-    executor = ProcessExecutor()
+    executor = ProcessExecutor(root / "supervisor")  # its supervisor starts with the first job
+    warm = RunSpec(key="warm", argv=("/bin/true",), env={}, workdir=root, log_path=root / "w")
+    await executor.wait(await executor.start(warm))
+    assert executor.supervisor_pid is not None
+    me, daemon = os.getpid(), executor.supervisor_pid
+    before = _cpu_s(me), _cpu_s(daemon)
 
     async def one(i: int) -> None:
         spec = RunSpec(
@@ -65,7 +84,13 @@ async def process_executor(jobs: int, concurrency: int, root: Path) -> float:
         if (await executor.wait(handle)).exit_code != 0:
             raise RuntimeError("/bin/true failed")
 
-    return await drive(jobs, concurrency, one)
+    try:
+        rate = await drive(jobs, concurrency, one)
+        CPU_MS["runtime"].append((_cpu_s(me) - before[0]) / jobs * 1e3)
+        CPU_MS["supervisor"].append((_cpu_s(daemon) - before[1]) / jobs * 1e3)
+        return rate
+    finally:
+        await executor.close()
 
 
 async def main(jobs: int, concurrency: int, rounds: int, root: str | None) -> None:
@@ -87,6 +112,10 @@ async def main(jobs: int, concurrency: int, rounds: int, root: str | None) -> No
         figures["bare asyncio create_subprocess_exec"]
     )
     print(f"ProcessExecutor / bare asyncio: {ratio:.2f}x")
+    print(
+        f"CPU per ProcessExecutor job: runtime {statistics.median(CPU_MS['runtime']):.2f} ms, "
+        f"supervisor {statistics.median(CPU_MS['supervisor']):.2f} ms (medians)"
+    )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ class RuntimeSettings(BaseModel):
     api_host: str = Field(default="127.0.0.1", strict=True)
     api_port: int = Field(default=DEFAULT_API_PORT, ge=0, le=65535, strict=True)  # 0: any free
     api_auth: bool = Field(default=False, strict=True)
+    # A process job's log stops growing here; the cut is marked in the log.
+    max_log_bytes: int = Field(default=1 << 30, ge=1, le=1 << 50, strict=True)
 
     @field_validator("state_dir", mode="before")
     @classmethod

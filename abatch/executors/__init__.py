@@ -1,6 +1,7 @@
 """Executors: one protocol (start, wait, kill) over a resolved RunSpec.
 
-`ProcessExecutor` runs local process groups; `FakeExecutor` is the scripted double for
+`ProcessExecutor` runs local process groups under the state directory's supervisor daemon
+(`supervisor`), so they outlive the runtime; `FakeExecutor` is the scripted double for
 runtime tests. An executor knows nothing of queues, jobs or AWS shapes.
 """
 

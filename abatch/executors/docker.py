@@ -9,7 +9,7 @@ Rules this module keeps:
   requests), then delete; an inspect after a non-zero exit to read `OOMKilled`; nothing else.
   An image that is not present is pulled once (`CannotPullContainerError` when that fails).
 - Output is copied into `spec.log_path` while the container runs, stderr lines marked with
-  `[stderr] ` (see `docker_logs`).
+  `[stderr] `, up to `max_log_bytes` with the cut marked (see `docker_logs`).
 - `start` raises StartError with an AWS container reason. When no engine answers it raises
   DockerUnavailableError, an `executors.base.EngineUnavailableError` (so a StartError) whose
   reason starts `DockerTimeoutError:`: nothing ran, and the runtime keeps the job waiting.
@@ -127,9 +127,15 @@ class DockerExecutor:
     kind = "docker"
 
     def __init__(
-        self, host: str | None = None, *, keep_containers: bool = False, runtime_id: str = "abatch"
+        self,
+        host: str | None = None,
+        *,
+        keep_containers: bool = False,
+        runtime_id: str = "abatch",
+        max_log_bytes: int | None = None,
     ) -> None:
         self.keep_containers = keep_containers
+        self.max_log_bytes = max_log_bytes
         self.runtime_id = runtime_id
         self._engine = EngineClient(resolve_host(host))
         self._running: dict[str, DockerHandle] = {}
@@ -160,7 +166,7 @@ class DockerExecutor:
             max_vcpus = self._host_cpus
         body = create_body(spec, self.runtime_id, max_vcpus=max_vcpus)
         try:
-            writer = LogWriter(spec.log_path)
+            writer = LogWriter(spec.log_path, self.max_log_bytes)
         except OSError as exc:
             why = (exc.strerror or str(exc)).lower()
             raise StartError(
@@ -276,7 +282,7 @@ class DockerExecutor:
         if log_path:
             since = since_of_file(Path(log_path))
             with contextlib.suppress(OSError):  # no log then, but still the exit status
-                writer = LogWriter(Path(log_path))
+                writer = LogWriter(Path(log_path), self.max_log_bytes)
         future = asyncio.get_running_loop().create_future()
         handle = DockerHandle(key, container_id, pid, future)
         self._watch(handle, writer, since=since)

@@ -12,6 +12,9 @@ Rules this module keeps:
 
 - Never hold a log in memory: each frame of the engine's multiplexed stream is written as it
   arrives (a frame is one log message, at most 16 KiB with the json-file driver).
+- With a cap (`max_log_bytes`), the file stops growing there: the rest is dropped and
+  `[abatch] log cut at N bytes; ...` lines mark the cut (and, at the end, what was dropped).
+  A file found past the cap after a restart stays cut.
 - Logs are requested with timestamps. After each frame the file's mtime is set to the engine's
   timestamp of that frame, so "since the file's mtime" is exactly "after the last line written"
   in the engine's own clock: a later follower (`DockerExecutor.adopt` after a restart) asks for
@@ -106,10 +109,21 @@ def since_of_file(path: Path) -> str | None:
 class LogWriter:
     """Appends marked frames to one log file. Opening it creates missing parent directories."""
 
-    __slots__ = ("_at_line_start", "_fd", "_last_stream", "last_ns", "path")
+    __slots__ = (
+        "_at_line_start",
+        "_fd",
+        "_last_stream",
+        "cap",
+        "cut",
+        "dropped",
+        "last_ns",
+        "path",
+        "written",
+    )
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cap: int | None = None) -> None:
         self.path = path
+        self.cap = cap
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         try:
             self._fd = os.open(path, flags, 0o640)
@@ -122,6 +136,9 @@ class LogWriter:
         # The engine time of the last frame written (every frame leaves it as the mtime);
         # 0 while nothing has come from the engine.
         self.last_ns = st.st_mtime_ns if st.st_size else 0
+        self.written = st.st_size
+        self.dropped = 0
+        self.cut = cap is not None and st.st_size >= cap
         if st.st_size:  # carrying on after a restart: does the file end mid-line?
             with open(path, "rb") as f:
                 f.seek(st.st_size - 1)
@@ -139,6 +156,10 @@ class LogWriter:
             self.note(data.decode("utf-8", "replace").rstrip("\n"))
             return
         stream = STDERR if stream == STDERR else STDOUT
+        if self.cut:
+            self.dropped += len(data)
+            self._touch(timestamp_ns)
+            return
         out = bytearray()
         if not self._at_line_start and stream != self._last_stream:
             out += b"\n"
@@ -157,7 +178,20 @@ class LogWriter:
             out += data
             self._at_line_start = data[-1] == 10
         self._last_stream = stream
-        self._write_all(out)
+        if self.cap is not None and self.written + len(out) > self.cap:
+            keep = self.cap - self.written
+            self._write_all(out[:keep])
+            self.written += keep
+            self.cut = True
+            self.dropped += len(out) - keep
+            self._at_line_start = keep == 0 or out[keep - 1] == 10
+            self.note(f"log cut at {self.cap} bytes; the rest is dropped")
+        else:
+            self._write_all(out)
+            self.written += len(out)
+        self._touch(timestamp_ns)
+
+    def _touch(self, timestamp_ns: int | None) -> None:
         if timestamp_ns is not None:
             self.last_ns = timestamp_ns
         if self.last_ns:
@@ -177,6 +211,8 @@ class LogWriter:
 
     def close(self) -> None:
         if self._fd >= 0:
+            if self.dropped:
+                self.note(f"log cut at {self.cap} bytes; {self.dropped} more bytes dropped")
             os.close(self._fd)
             self._fd = -1
 

@@ -1,73 +1,100 @@
-"""ProcessExecutor: run an attempt as a local process group, watched through a pidfd.
+"""ProcessExecutor: run attempts as local process groups under the state directory's supervisor.
 
-Rules this module keeps:
+The attempts are spawned, reaped and journalled by one supervisor daemon per state directory
+(`supervisor`), so they outlive the runtime; this module is the runtime's side: it starts the
+daemon when none runs, talks to it over its unix socket and turns its replies into handles and
+ExitResults. Why a daemon and not a process per attempt is in `supervisor`'s docstring.
 
-- No thread per child. The child is spawned with `subprocess.Popen` (its own session, so
-  pgid == pid) and its exit is learnt from `os.pidfd_open` + `loop.add_reader`; this module
-  reaps the child itself and never lets the `Popen` object wait on it.
-- Output never passes through the runtime: the log file's descriptor is the child's stdout
-  and stderr (one ordered stream); the parent's copy is closed right after the spawn.
+Rules this module (with the daemon) keeps:
+
+- No thread per child and no process per attempt: the daemon learns exits from pidfds; the
+  runtime waits on a future settled by the daemon's `exit` event.
+- Output never passes through the runtime: stdout and stderr are one pipe (one ordered
+  stream) into the daemon, which writes the log file up to `max_log_bytes` and marks the cut.
 - The environment is exactly `spec.env`, plus PATH, HOME, LANG and TZ from the runtime's
-  environment when the job does not set them, plus CUDA/NVIDIA_VISIBLE_DEVICES for GPUs.
+  environment when the job does not set them, plus CUDA/NVIDIA_VISIBLE_DEVICES from
+  `spec.gpu_ids` (unless the job sets them).
 - argv is exec'd as is, never through a shell.
 - An attempt is its whole process group: when the leader exits, whatever is left of the
   group is SIGKILLed (AWS stops the container when its main process exits); `kill` sends
-  SIGTERM to the group and SIGKILL after the grace period, without blocking the caller.
+  SIGTERM to the group and SIGKILL after the grace period (`plan_kill`, applied by the daemon
+  so that it still happens if the runtime dies), without blocking the caller.
 - `start` raises StartError with an AWS-style `CannotStartContainerError: ...` reason and
-  never lets an OSError escape.
+  never lets an OSError escape. An attempt key is started at most once, ever.
+- `adopt(key)` finds an attempt again after a restart: still running (a handle whose `wait`
+  reports the exit), ended meanwhile (a handle already settled, with `stopped_at`), or None
+  (never started: the runtime may start it again).
+- If the daemon dies, the attempts it held end with the supervisor's `REASON_LOST` (a new
+  daemon kills what is left of them); `forget(keys)` tells the daemon that the runtime has
+  stored those exits, so its journal does not grow without end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import select
 import shutil
-import signal
+import socket
 import subprocess
+import sys
 import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from abatch.executors.base import Handle, StartError, plan_kill
+from abatch.executors.base import Handle, StartError
+from abatch.executors.groups import CANNOT_START, live_pids_in_group
+from abatch.executors.supervisor import PROTOCOL, REASON_LOST, socket_name
 from abatch.model.runspec import ExitResult, RunSpec
 
-__all__ = ["ProcessExecutor", "ProcessHandle", "build_env", "live_pids_in_group"]
+__all__ = [
+    "DEFAULT_MAX_LOG_BYTES",
+    "REASON_LOST",
+    "ProcessExecutor",
+    "ProcessHandle",
+    "build_env",
+    "live_pids_in_group",
+]
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 INHERITED_VARS = ("PATH", "HOME", "LANG", "TZ")
 GPU_VARS = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")
-CANNOT_START = "CannotStartContainerError: "
+DEFAULT_MAX_LOG_BYTES = 1 << 30
+_LAUNCH_TIMEOUT_S = 30.0
+_CONNECT_TRIES = 5
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_DAEMON = "import sys; from abatch.executors.supervisor import main; sys.exit(main(sys.argv))"
 
-# After the leader exits, how often and how long to wait for the rest of its group to die
-# before reporting the exit anyway (a process stuck in uninterruptible sleep, say).
-_REAP_POLL_S = 0.005
-_REAP_LIMIT_S = 2.0
-_LOG_DIRS_REMEMBERED = 1024
+
+class SupervisorError(Exception):
+    """The supervisor daemon could not be started or reached."""
 
 
 class ProcessHandle:
-    """One running attempt: its process group, the pidfd watching the leader, the result."""
+    """One attempt held by the supervisor: its process group and the future of its exit."""
 
-    __slots__ = ("_escalation", "_reaped", "future", "key", "pgid", "pid", "pidfd", "started")
+    __slots__ = ("future", "key", "pgid", "pid", "started_at")
 
-    def __init__(self, key: str, pid: int, pidfd: int, future: asyncio.Future[ExitResult]) -> None:
+    def __init__(
+        self, key: str, pid: int | None, started_at: int | None, future: asyncio.Future[ExitResult]
+    ) -> None:
         self.key = key
-        self.pid: int | None = pid
-        self.pgid = pid  # start_new_session: the leader's pid is the group id
-        self.pidfd = pidfd
+        self.pid = pid
+        self.pgid = pid  # each attempt is a session of its own: the leader's pid is the group
+        self.started_at = started_at  # epoch ms, from the supervisor
         self.future = future
-        self.started = time.monotonic()
-        self._reaped = False
-        self._escalation: asyncio.TimerHandle | None = None
 
     @property
     def done(self) -> bool:
-        """True once the leader has been reaped; the group is never signalled after that."""
-        return self._reaped
+        """True once the exit is known; the group is never signalled after that."""
+        return self.future.done()
 
     def __repr__(self) -> str:
-        return f"ProcessHandle(key={self.key!r}, pid={self.pid}, done={self._reaped})"
+        return f"ProcessHandle(key={self.key!r}, pid={self.pid}, done={self.done})"
 
 
 def build_env(spec_env: Mapping[str, str], gpu_ids: tuple[str, ...] = ()) -> dict[str, str]:
@@ -86,44 +113,6 @@ def build_env(spec_env: Mapping[str, str], gpu_ids: tuple[str, ...] = ()) -> dic
     return env
 
 
-def live_pids_in_group(pgid: int) -> list[int]:
-    """Pids of the processes in group `pgid` that have not exited (zombies left out)."""
-    found: list[int] = []
-    try:
-        entries = os.scandir("/proc")
-    except OSError:
-        return found
-    with entries:
-        for entry in entries:
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as f:
-                    stat = f.read()
-            except OSError:
-                continue  # gone meanwhile
-            # "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
-            fields = stat[stat.rfind(b")") + 2 :].split()
-            if len(fields) < 3 or fields[0] in (b"Z", b"X"):
-                continue
-            if int(fields[2]) == pgid:
-                found.append(int(entry.name))
-    return found
-
-
-def _exit_result(status: int) -> ExitResult:
-    code = os.waitstatus_to_exitcode(status)
-    if code < 0:
-        return ExitResult(exit_code=128 - code, signal=-code)
-    return ExitResult(exit_code=code)
-
-
-def _describe(exc: OSError) -> str:
-    """An OSError in Go's lower-case style: 'permission denied', 'no such file or directory'."""
-    text = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
-    return text[:1].lower() + text[1:]
-
-
 def _resolve(argv0: str, env: Mapping[str, str]) -> str:
     """argv[0] as exec will see it: a bare name is looked up on the job's own PATH."""
     if "/" in argv0:
@@ -134,139 +123,242 @@ def _resolve(argv0: str, env: Mapping[str, str]) -> str:
     return found
 
 
-def _make_workdir(spec: RunSpec) -> None:
-    try:
-        spec.workdir.mkdir(mode=0o750, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StartError(
-            f'{CANNOT_START}cannot create working directory "{spec.workdir}": {_describe(exc)}'
-        ) from None
-
-
-def _open_log(spec: RunSpec, log_dirs: set[Path]) -> int:
-    """Open (or create) the log; return its descriptor. The working directory is made by
-    the caller when the spawn finds it missing.
-
-    `log_dirs` remembers log directories already made, saving a mkdir per job; one that
-    has vanished since is made again."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-    parent = spec.log_path.parent
-    try:
-        if parent in log_dirs:
-            try:
-                return os.open(spec.log_path, flags, 0o640)
-            except FileNotFoundError:
-                log_dirs.discard(parent)
-        parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(spec.log_path, flags, 0o640)
-    except OSError as exc:
-        raise StartError(
-            f'{CANNOT_START}cannot open log file "{spec.log_path}": {_describe(exc)}'
-        ) from None
-    if len(log_dirs) >= _LOG_DIRS_REMEMBERED:
-        log_dirs.clear()
-    log_dirs.add(parent)
-    return fd
-
-
-def _spawn_error(exc: OSError, executable: str, workdir: Path) -> StartError:
-    if exc.filename == str(workdir):
-        return StartError(f'{CANNOT_START}chdir to cwd ("{workdir}") failed: {_describe(exc)}')
-    if isinstance(exc, FileNotFoundError):
-        # runc's wording for a path that does not exist.
-        return StartError(
-            f'{CANNOT_START}exec: "{executable}": stat {executable}: no such file or directory'
-        )
-    return StartError(f'{CANNOT_START}exec: "{executable}": {_describe(exc)}')
-
-
 def _own(handle: Handle) -> ProcessHandle:
     if not isinstance(handle, ProcessHandle):
         raise TypeError(f"not a ProcessExecutor handle: {handle!r}")
     return handle
 
 
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
+def _result(msg: dict[str, Any]) -> ExitResult:
+    """An exit from the supervisor, with the time the supervisor saw it (as a handle's
+    `started_at` is the time it spawned the attempt: a runtime learns of both a little later,
+    or, after a restart, much later)."""
+    return ExitResult(
+        exit_code=msg.get("code"),
+        reason=msg.get("reason"),
+        signal=msg.get("sig"),
+        stopped_at=msg.get("at"),
+    )
+
+
+def _launch(home: Path) -> None:
+    """Start the daemon for `home` and wait until it listens (blocking: run in a thread)."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    env = dict(os.environ)
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = _PACKAGE_ROOT + (os.pathsep + path if path else "")
+    with open(home / "supervisor.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _DAEMON, str(home)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    assert proc.stdout is not None
+    with proc.stdout:
+        deadline = time.monotonic() + _LAUNCH_TIMEOUT_S
+        line = b""
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+                break
+            chunk = os.read(proc.stdout.fileno(), 256)
+            if not chunk:
+                break
+            line += chunk
+    proc.wait()  # the daemon forked away from this process at once
+    if not (line.startswith(b"ready") or line.startswith(b"busy")):
+        raise SupervisorError(
+            f"the process supervisor did not start (see {home / 'supervisor.log'})"
+        )
+
+
+class _Connection(asyncio.Protocol):
+    """The runtime's end of the daemon's socket: requests out, replies matched in order."""
+
+    def __init__(self, executor: ProcessExecutor) -> None:
+        self.executor = executor
+        self.transport: asyncio.Transport | None = None
+        self.replies: deque[asyncio.Future[dict[str, Any]]] = deque()
+        self.buf = b""
+        self.closing = False
+        self.lost = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        *lines, self.buf = self.buf.split(b"\n")
+        for line in lines:
+            msg = json.loads(line)
+            if msg.get("op") == "exit":
+                self.executor._on_exit(msg)
+            elif self.replies:
+                fut = self.replies.popleft()
+                if not fut.done():
+                    fut.set_result(msg)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.lost.set()
+        while self.replies:
+            fut = self.replies.popleft()
+            if not fut.done():
+                fut.set_exception(SupervisorError("the process supervisor went away"))
+        if not self.closing:
+            self.executor._on_lost(self)
+
+    def send(self, msg: dict[str, Any]) -> None:
+        if self.transport is None:
+            raise SupervisorError("the process supervisor went away")
+        self.transport.write(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
+
+    async def ask(self, msg: dict[str, Any]) -> dict[str, Any]:
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.send(msg)
+        self.replies.append(fut)
+        return await fut
 
 
 class ProcessExecutor:
-    """Runs each attempt as a local process group. See the module docstring for the rules."""
+    """Runs each attempt as a local process group under the supervisor daemon of `home`
+    (`<state dir>/supervisor`). See the module docstring for the rules."""
 
     kind = "process"
 
-    def __init__(self) -> None:
+    def __init__(self, home: Path, *, max_log_bytes: int = DEFAULT_MAX_LOG_BYTES) -> None:
+        self.home = Path(os.path.abspath(home))
+        self.max_log_bytes = max_log_bytes
         self._running: dict[str, ProcessHandle] = {}
-        self._log_dirs: set[Path] = set()
-        self._devnull: int | None = None
+        self._conn: _Connection | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._recovering: asyncio.Task[None] | None = None
+        self._closed = False
+        self.supervisor_pid: int | None = None  # the daemon's pid, once connected
 
     @property
     def running(self) -> Mapping[str, ProcessHandle]:
-        """Attempts started by this executor whose leader has not been reaped yet."""
+        """Attempts started or adopted here whose exit is not known yet."""
         return self._running
+
+    # ------------------------------------------------------------------ connection
+
+    async def _connection(self, *, launch: bool = True) -> _Connection | None:
+        if self._conn is not None and self._conn.transport is not None:
+            return self._conn
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._conn is not None and self._conn.transport is not None:
+                return self._conn
+            self._conn = await self._connect(launch)
+            return self._conn
+
+    async def _connect(self, launch: bool) -> _Connection | None:
+        loop = asyncio.get_running_loop()
+        name = socket_name(self.home)
+        for _ in range(_CONNECT_TRIES):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, name)
+            except OSError:
+                sock.close()
+                if not launch:
+                    return None
+                await asyncio.to_thread(_launch, self.home)
+                continue
+            _, conn = await loop.create_unix_connection(lambda: _Connection(self), sock=sock)
+            try:
+                hello = await conn.ask({"op": "hello"})
+            except SupervisorError:
+                continue  # it was leaving as we came: start another
+            if hello.get("v") != PROTOCOL:
+                conn.closing = True
+                if conn.transport is not None:
+                    conn.transport.close()
+                raise SupervisorError(
+                    f"the process supervisor (pid {hello.get('pid')}) speaks protocol "
+                    f"{hello.get('v')}, this runtime {PROTOCOL}: stop it and start again"
+                )
+            self.supervisor_pid = hello.get("pid")
+            return conn
+        raise SupervisorError(f"cannot reach the process supervisor of {self.home}")
+
+    def _on_lost(self, conn: _Connection) -> None:
+        """The daemon died: a new one journals what it held as lost; collect those exits."""
+        if conn is self._conn:
+            self._conn = None
+        if self._running and self._recovering is None and not self._closed:
+            self._recovering = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self) -> None:
+        try:
+            while self._running:
+                try:
+                    conn = await self._connection()
+                    assert conn is not None
+                    for key, handle in list(self._running.items()):
+                        reply = await conn.ask({"op": "adopt", "k": key})
+                        if reply["state"] == "exited":
+                            self._settle(handle, _result(reply))
+                        elif reply["state"] == "unknown":
+                            self._settle(handle, ExitResult(None, REASON_LOST))
+                    return
+                except (SupervisorError, OSError) as exc:
+                    for handle in list(self._running.values()):
+                        self._settle(handle, ExitResult(None, f"{REASON_LOST} ({exc})"))
+        finally:
+            self._recovering = None
+
+    def _on_exit(self, msg: dict[str, Any]) -> None:
+        handle = self._running.get(msg["k"])
+        if handle is not None:
+            self._settle(handle, _result(msg))
+
+    def _settle(self, handle: ProcessHandle, result: ExitResult) -> None:
+        self._running.pop(handle.key, None)
+        if not handle.future.done():
+            handle.future.set_result(result)
+
+    # ------------------------------------------------------------------ the protocol
 
     async def start(self, spec: RunSpec) -> ProcessHandle:
         if not spec.argv:
             raise StartError(f"{CANNOT_START}no command given")
-        loop = asyncio.get_running_loop()
         env = build_env(spec.env, spec.gpu_ids)
         executable = _resolve(spec.argv[0], env)
-        log_fd = _open_log(spec, self._log_dirs)
-        if self._devnull is None:
-            # One /dev/null for every child's stdin: an open and a close fewer per job.
-            self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            # Popen rather than os.posix_spawn: posix_spawn cannot set the child's cwd (3.11
-            # has no chdir file action). Measured here (2 vCPU, 3.11.7, 2,000 x /bin/true,
-            # log fd, new session): Popen 0.10 ms of parent CPU per spawn, posix_spawn
-            # 0.05 ms; wall 0.21 vs 0.19 ms. Popen (vfork inside) keeps start() at about
-            # 0.17 ms of CPU in all, so the 0.05 ms is not worth a cwd workaround.
-            try:
-                popen = self._spawn(spec, executable, env, log_fd)
-            except (FileNotFoundError, NotADirectoryError) as exc:
-                # The runtime usually made the working directory ahead of time; make it
-                # here only when the spawn says it is missing (saves a mkdir and a stat).
-                if exc.filename is None or os.fspath(exc.filename) != os.fspath(spec.workdir):
-                    raise
-                _make_workdir(spec)
-                popen = self._spawn(spec, executable, env, log_fd)
-        except OSError as exc:
-            raise _spawn_error(exc, spec.argv[0], spec.workdir) from None
-        except (ValueError, subprocess.SubprocessError) as exc:  # e.g. NUL in argv or env
-            raise StartError(f"{CANNOT_START}{exc}") from None
-        finally:
-            os.close(log_fd)
-        pid = popen.pid
-        # This module reaps the child. Marking the Popen finished stops its __del__ (and
-        # subprocess._cleanup) from ever calling waitpid on our pid or warning about it.
-        popen.returncode = 0
-        del popen
-        try:
-            pidfd = os.pidfd_open(pid)
-        except OSError as exc:
-            _signal_group(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise StartError(f"{CANNOT_START}cannot watch process: {_describe(exc)}") from None
-        handle = ProcessHandle(spec.key, pid, pidfd, loop.create_future())
+        msg = {
+            "op": "start",
+            "k": spec.key,
+            "argv": list(spec.argv),
+            "exe": executable,
+            "env": env,
+            "cwd": os.path.abspath(spec.workdir),
+            "log": os.path.abspath(spec.log_path),
+            "cap": self.max_log_bytes,
+        }
+        # Listed before the request: its exit event may arrive in the same read as the reply.
+        handle = ProcessHandle(spec.key, None, None, asyncio.get_running_loop().create_future())
         self._running[spec.key] = handle
-        loop.add_reader(pidfd, self._on_leader_exit, handle)
+        try:
+            conn = await self._connection()
+            assert conn is not None
+            reply = await conn.ask(msg)
+        except (SupervisorError, OSError) as exc:
+            self._running.pop(spec.key, None)
+            raise StartError(f"{CANNOT_START}process supervisor: {exc}") from None
+        if reply.get("op") != "started":
+            self._running.pop(spec.key, None)
+            raise StartError(str(reply.get("reason") or f"{CANNOT_START}{reply}"))
+        handle.pid = handle.pgid = reply["pid"]
+        handle.started_at = reply["at"]
         return handle
-
-    def _spawn(
-        self, spec: RunSpec, executable: str, env: dict[str, str], log_fd: int
-    ) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            spec.argv,
-            executable=executable,
-            cwd=spec.workdir,
-            env=env,
-            stdin=self._devnull,
-            stdout=log_fd,
-            stderr=log_fd,
-            start_new_session=True,
-            close_fds=True,
-        )
 
     async def wait(self, handle: Handle) -> ExitResult:
         # shield: a cancelled waiter must not cancel the result others may still await.
@@ -274,72 +366,64 @@ class ProcessExecutor:
 
     async def kill(self, handle: Handle, grace_seconds: float) -> None:
         own = _own(handle)
-        if own.done:
+        if own.done or self._conn is None:
+            return  # no connection: the daemon is gone and `_recover` settles the handle
+        with contextlib.suppress(SupervisorError):
+            self._conn.send({"op": "kill", "k": own.key, "grace": grace_seconds})
+
+    async def adopt(self, key: str) -> ProcessHandle | None:
+        """The attempt `key` as the supervisor knows it: running, ended while no runtime
+        watched (a settled handle), or None when it never started there."""
+        known = self._running.get(key)
+        if known is not None:
+            return known
+        try:
+            conn = await self._connection()
+            assert conn is not None
+            reply = await conn.ask({"op": "adopt", "k": key})
+        except (SupervisorError, OSError) as exc:
+            raise StartError(f"{CANNOT_START}process supervisor: {exc}") from None
+        state = reply.get("state")
+        if state == "unknown":
+            return None
+        future: asyncio.Future[ExitResult] = asyncio.get_running_loop().create_future()
+        handle = ProcessHandle(key, reply.get("pid"), reply.get("at"), future)
+        if state == "exited":
+            future.set_result(_result(reply))
+        else:
+            self._running[key] = handle
+        return handle
+
+    async def containers(self) -> list[str]:
+        """Keys of the attempts the supervisor holds running (for the runtime's start-up
+        sweep). Starts no supervisor unless a journal is left to reconcile."""
+        journal = self.home / "journal"
+        launch = journal.exists() and journal.stat().st_size > 0
+        try:
+            conn = await self._connection(launch=launch)
+            if conn is None:
+                return []
+            reply = await conn.ask({"op": "list"})
+        except (SupervisorError, OSError):
+            return []
+        return [str(k) for k in reply.get("keys", [])]
+
+    async def forget(self, keys: list[str]) -> None:
+        """The runtime has stored the exits of `keys`: the supervisor may drop them."""
+        if not keys or self._conn is None:
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(grace_seconds, 0.0)
-        pending = own._escalation
-        plan = plan_kill(pending.when() if pending else None, deadline, grace_seconds)
-        if plan.cancel_pending and pending is not None:
-            pending.cancel()
-            own._escalation = None
-        _signal_group(own.pgid, plan.signum)
-        if plan.arm:
-            own._escalation = loop.call_at(deadline, self._escalate, own)
+        with contextlib.suppress(SupervisorError):
+            self._conn.send({"op": "forget", "keys": keys})
 
     async def close(self) -> None:
-        """Release the shared /dev/null; attempts outlive this call (the runtime stops them)."""
-        if self._devnull is not None:
-            os.close(self._devnull)
-            self._devnull = None
-
-    def _escalate(self, handle: ProcessHandle) -> None:
-        handle._escalation = None
-        if not handle.done:
-            _signal_group(handle.pgid, signal.SIGKILL)
-
-    def _on_leader_exit(self, handle: ProcessHandle) -> None:
-        pid = handle.pgid
-        status: int | None = None
-        try:
-            # Peek without reaping: while the leader is an unreaped zombie its pid (the
-            # group id) cannot be reused, so signalling the group is safe.
-            exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            pass  # reaped by someone else: the status is lost
-        else:
-            if exited is None:
-                return  # spurious wake-up: still running
-            _signal_group(pid, signal.SIGKILL)  # AWS stops the container with its main process
-            _, status = os.waitpid(pid, 0)
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(handle.pidfd)
-        os.close(handle.pidfd)
-        handle._reaped = True
-        if handle._escalation is not None:
-            handle._escalation.cancel()
-            handle._escalation = None
-        if status is None:
-            result = ExitResult(exit_code=None, reason="exit status lost: reaped elsewhere")
-        else:
-            result = _exit_result(status)
-        self._finish_when_group_gone(handle, result, loop.time() + _REAP_LIMIT_S)
-
-    def _finish_when_group_gone(
-        self, handle: ProcessHandle, result: ExitResult, give_up_at: float
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            os.killpg(handle.pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            leftovers = False
-        else:
-            # Members remain (maybe only zombies that init has not reaped yet).
-            leftovers = bool(live_pids_in_group(handle.pgid))
-        if leftovers and loop.time() < give_up_at:
-            _signal_group(handle.pgid, signal.SIGKILL)
-            loop.call_later(_REAP_POLL_S, self._finish_when_group_gone, handle, result, give_up_at)
-            return
-        self._running.pop(handle.key, None)
-        if not handle.future.done():
-            handle.future.set_result(result)
+        """Disconnect; attempts still running stay with the supervisor (`adopt` finds them)."""
+        self._closed = True
+        if self._recovering is not None:
+            self._recovering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovering
+        conn, self._conn = self._conn, None
+        if conn is not None and conn.transport is not None:
+            conn.closing = True
+            conn.transport.close()
+            await conn.lost.wait()  # the socket is closed once this is set

@@ -41,8 +41,11 @@ class ExitResult:
     `exit_code` follows the shell convention: 128+N when killed by signal N.
     `reason` is the container-level reason AWS would report (e.g.
     `OutOfMemoryError: Container killed due to memory usage`), or None for a plain exit.
+    `stopped_at` (epoch milliseconds) is when it ended, where the executor knows better than
+    the moment it reports (an exit recorded while no runtime was watching); not compared.
     """
 
     exit_code: int | None
     reason: str | None = None
     signal: int | None = None
+    stopped_at: int | None = field(default=None, compare=False)

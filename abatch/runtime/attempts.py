@@ -114,6 +114,8 @@ class AttemptsMixin:
     _finish: Callable[[JobRecord, JobStatus, int, str | None], None]
     _requeue_front: Callable[..., None]
     _now: Callable[[], int]
+    # Provided by RecoveryMixin.
+    _note_recorded: Callable[[Running], None]
     # Provided by MultiNodeMixin.
     node_jobs: dict[str, list[JobRecord]]
     _supervise_gang: Callable[[Running], Any]
@@ -169,17 +171,24 @@ class AttemptsMixin:
             return injected
         docker_host = endpoint or ce.docker_host
         key = (ce.executor.value, docker_host, ce.keep_containers)
+        if ce.executor is ExecutorKind.PROCESS:
+            key = (ce.executor.value, None, False)  # one supervisor per state directory
         ex = self._ce_executors.get(key)
         if ex is None:
             if ce.executor is ExecutorKind.PROCESS:
                 from abatch.executors.process import ProcessExecutor
 
-                ex = ProcessExecutor()
+                ex = ProcessExecutor(
+                    self.state_dir / "supervisor", max_log_bytes=self.settings.max_log_bytes
+                )
             else:
                 from abatch.executors.docker import DockerExecutor
 
                 ex = DockerExecutor(
-                    docker_host, keep_containers=ce.keep_containers, runtime_id=self.runtime_id
+                    docker_host,
+                    keep_containers=ce.keep_containers,
+                    runtime_id=self.runtime_id,
+                    max_log_bytes=self.settings.max_log_bytes,
                 )
             self._ce_executors[key] = ex
         return ex
@@ -262,9 +271,12 @@ class AttemptsMixin:
         now = self._now()
         attempt.pid = run.handle.pid
         if attempt.started_at is None:
-            attempt.started_at = now
+            # The executor may know when the attempt really started (the supervisor's spawn,
+            # or for an adopted attempt long before this runtime); its timeout and duration
+            # count from then.
+            attempt.started_at = getattr(run.handle, "started_at", None) or now
         if job.status is not S.RUNNING:
-            self._move(job, S.RUNNING, now)
+            self._move(job, S.RUNNING, attempt.started_at)
         self.store.mark_attempt(job, attempt)
         if run.kill_requested:
             self._kill(run, self.settings.kill_grace_seconds)
@@ -363,7 +375,9 @@ class AttemptsMixin:
 
     def _attempt_ended(self, run: Running, result: ExitResult, status_reason: str) -> None:
         job, attempt = run.job, run.attempt
-        now = self._now()
+        # When the executor saw the exit (for one recorded while no runtime watched, long
+        # before now), else now.
+        now = result.stopped_at or self._now()
         attempt.stopped_at = now
         attempt.exit_code = result.exit_code
         attempt.reason = result.reason
@@ -412,6 +426,7 @@ class AttemptsMixin:
             else:
                 self._finish(job, S.FAILED, now, status_reason)
         self.store.mark_attempt(job, attempt)
+        self._note_recorded(run)
         self._wake.set()
 
 

@@ -83,6 +83,7 @@ class MultiNodeMixin:
     _arm_timeout: Callable[[Running], None]
     _engine_down: Callable[[Running, str], None]
     _attempt_ended: Callable[[Running, ExitResult, str], None]
+    _note_recorded: Callable[[Running], None]
     run_spec: Callable[[JobRecord, Attempt], RunSpec]
 
     # ------------------------------------------------------------------ nodes follow the job
@@ -270,6 +271,7 @@ class MultiNodeMixin:
         attempt.reason = result.reason
         attempt.status_reason = why
         self.store.mark_attempt(node_run.job, attempt)
+        self._note_recorded(node_run)
 
     async def _main_address(self, run: Running, main_run: Running, network: str | None) -> str:
         """Where the child nodes reach the main node."""

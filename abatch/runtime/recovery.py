@@ -1,12 +1,17 @@
 """Recovery after a restart: attempts that were on a host when the previous runtime stopped.
 
-An executor that can find its attempts again (Docker, by label) gets them back under
-supervision with their logs and original timeout. If its engine does not answer yet, the
-attempts keep their capacity and recovery is tried again later: the containers may still be
-running, and giving up on them could run a job twice. Attempts no executor can find are
-stopped (a process group is checked by its AWS_BATCH_JOB_ID before it is killed, since pids
-are reused) and their jobs queued again at the front, without using up a retry. Containers
-of this runtime that belong to no unfinished attempt are removed.
+An executor that can find its attempts again (Docker by label, processes through the state
+directory's supervisor) gets them back under supervision with their logs and original
+timeout; an attempt that ended while no runtime ran is recorded with the exit code and time
+its executor kept. If its engine does not answer yet, the attempts keep their capacity and
+recovery is tried again later: the containers may still be running, and giving up on them
+could run a job twice. Attempts no executor knows of never started there: their jobs are
+queued again at the front, without using up a retry. Containers and process groups of this
+runtime that belong to no unfinished attempt (started just before a crash, before the store
+recorded the attempt) are stopped.
+
+Exits the process supervisor keeps for a runtime that may have died are released
+(`forget`) in batches, once the store has committed them.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 RECOVERY_RETRY_S = 5.0
+# Exits recorded before the executor is told it may forget them (see `_note_recorded`).
+FORGET_BATCH = 1000
 
 
 class RecoveryMixin:
@@ -48,6 +55,8 @@ class RecoveryMixin:
     _held_orphans: set[str]  # orphans whose engine is down: they keep their capacity
     _fresh_keys: set[str]  # attempts started while a sweep runs: never swept
     _tg: TaskGroup | None
+    _recorded: dict[Executor, list[str]]  # attempt keys whose exit is recorded, per executor
+    _releasing: bool
     _executor: Callable[[ComputeEnvironment, str | None], Executor]
     _executors_of: Callable[[ComputeEnvironment], list[Executor]]
     _endpoint: Callable[[str, str | None], str | None]
@@ -166,7 +175,8 @@ class RecoveryMixin:
         self._sweeps.clear()
 
     async def _sweep(self, executor: Executor, adopted: set[str], pending: set[str]) -> None:
-        """Remove this runtime's containers that belong to no unfinished attempt."""
+        """Stop this runtime's containers (or supervised process groups) that belong to no
+        unfinished attempt."""
         containers = getattr(executor, "containers", None)
         adopt = getattr(executor, "adopt", None)
         if containers is None or adopt is None:
@@ -180,6 +190,34 @@ class RecoveryMixin:
                 if handle is not None:
                     await executor.kill(handle, 0)
                     await executor.wait(handle)
+                    forget = getattr(executor, "forget", None)
+                    if forget is not None:  # no attempt of the store: nothing to record
+                        await forget([key])
+
+    def _note_recorded(self, run: Running) -> None:
+        """The attempt's exit is recorded (write-behind). An executor that keeps exits for a
+        runtime that may have died (the process supervisor's journal) is told to drop them
+        once the store has committed them, in batches."""
+        if not hasattr(run.executor, "forget"):
+            return
+        keys = self._recorded.setdefault(run.executor, [])
+        keys.append(run.attempt.task_id)
+        if len(keys) >= FORGET_BATCH and not self._releasing and self._tg is not None:
+            self._releasing = True
+            self._tg.start_soon(self.release_records)
+
+    async def release_records(self) -> None:
+        """Commit the store, then let executors forget the exits it now holds."""
+        self._releasing = True
+        try:
+            batches, self._recorded = self._recorded, {}
+            if not batches:
+                return
+            await self.store.flush()
+            for executor, keys in batches.items():
+                await executor.forget(keys)  # type: ignore[attr-defined]
+        finally:
+            self._releasing = False
 
     def _abandon(self, job: JobRecord, now: int, *, kill: bool = True) -> None:
         """Stop what is left of the attempt and queue the job again at the front."""

@@ -116,6 +116,8 @@ class Runtime(
         self._held_orphans: set[str] = set()
         self._sweeps: list[tuple[anyio.CancelScope, anyio.Event]] = []
         self._fresh_keys: set[str] = set()
+        self._recorded: dict[Executor, list[str]] = {}
+        self._releasing = False
         # Names this runtime's containers (a label) so a restart finds them again.
         digest = hashlib.sha1(str(self.state_dir.resolve()).encode()).hexdigest()[:12]
         self.runtime_id = f"abatch-{digest}"
@@ -298,6 +300,7 @@ class Runtime(
             if not run.leaving:
                 await run.done.wait()
         await self.stop_sweeps()
+        await self.release_records()
         # Closing an executor ends the waits of the attempts left running: an attempt that
         # ended meanwhile gets its exit recorded now, the others are left to the next runtime.
         for ex in [*self._executors.values(), *self._ce_executors.values()]:

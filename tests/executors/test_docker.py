@@ -244,6 +244,20 @@ async def test_logs_are_written_while_the_container_runs(
     assert spec.log_path.read_text() == "first\nsecond\n"
 
 
+async def test_log_is_cut_at_the_cap(
+    executor: DockerExecutor, make: Callable[..., RunSpec]
+) -> None:
+    executor.max_log_bytes = 65536
+    spec = make("sh", "-c", "head -c 2000000 /dev/zero | tr '\\0' x; echo; echo end")
+    result, log = await run(executor, spec)
+    assert result.exit_code == 0
+    lines = log.splitlines()
+    assert lines[0] == "x" * 65536  # a whole first line cut at the cap
+    assert lines[1] == "[abatch] log cut at 65536 bytes; the rest is dropped"
+    assert lines[2] == "[abatch] log cut at 65536 bytes; 1934469 more bytes dropped"
+    assert len(lines) == 3
+
+
 # ---------------------------------------------------------------- more start errors
 
 

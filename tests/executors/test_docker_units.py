@@ -204,6 +204,25 @@ def test_log_mtime_is_the_engine_time_of_the_last_frame(tmp_path: Path) -> None:
     assert path.read_text().endswith("cut\n[stderr] e\n")
 
 
+def test_log_is_cut_at_the_cap_and_the_cut_marked(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    writer = LogWriter(path, cap=10)
+    writer.write(1, b"12345\n", 1_000)
+    writer.write(2, b"abcdef\n", 2_000)  # "[stderr] abcdef\n" does not fit: cut inside it
+    writer.write(1, b"more\n", 3_000)
+    writer.close()
+    assert path.read_text() == (
+        "12345\n[std\n"
+        "[abatch] log cut at 10 bytes; the rest is dropped\n"
+        "[abatch] log cut at 10 bytes; 17 more bytes dropped\n"
+    )
+    assert os.stat(path).st_mtime_ns == 3_000  # a follower after a restart skips what was cut
+    again = LogWriter(path, cap=10)  # past the cap already: stays cut
+    again.write(1, b"x\n")
+    again.close()
+    assert path.read_text().endswith("[abatch] log cut at 10 bytes; 2 more bytes dropped\n")
+
+
 @pytest.mark.parametrize(
     ("frame", "ns", "rest"),
     [

@@ -142,7 +142,7 @@ async def test_handles_are_not_interchangeable(tmp_path: Path) -> None:
     fake = FakeExecutor()
     handle = await fake.start(make_spec(tmp_path))
     with pytest.raises(TypeError):
-        await ProcessExecutor().wait(handle)
+        await ProcessExecutor(tmp_path / "sup").wait(handle)
 
 
 async def test_close(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """ProcessExecutor on real processes: exit codes, signals, environment, logs, working
-directory, start errors, killing process trees, SIGTERM escalation, reaping."""
+directory, start errors, killing process trees, SIGTERM escalation, reaping. (Surviving the
+runtime, the supervisor's death and the log cap: test_supervisor.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import signal
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import anyio
@@ -38,8 +39,34 @@ def make_spec(
     )
 
 
+_made: list[ProcessExecutor] = []
+
+
+def new_executor(tmp_path: Path) -> ProcessExecutor:
+    """An executor on the test's own supervisor, disconnected when the test ends."""
+    executor = ProcessExecutor(tmp_path / "supervisor")
+    _made.append(executor)
+    return executor
+
+
+@pytest.fixture(autouse=True)
+async def _close_executors() -> AsyncIterator[None]:
+    yield
+    daemons = set()
+    while _made:
+        executor = _made.pop()
+        if executor.supervisor_pid is not None:
+            daemons.add(executor.supervisor_pid)
+        await executor.close()
+    # With no runtime connected and nothing running, the supervisor leaves.
+    deadline = time.monotonic() + 20
+    while any(os.path.exists(f"/proc/{pid}") for pid in daemons):
+        assert time.monotonic() < deadline, f"supervisor still running: {daemons}"
+        await asyncio.sleep(0.02)
+
+
 async def run(spec: RunSpec) -> ExitResult:
-    executor = ProcessExecutor()
+    executor = new_executor(spec.workdir.parent.parent)
     handle = await executor.start(spec)
     return await asyncio.wait_for(executor.wait(handle), 30)
 
@@ -67,8 +94,8 @@ def zombie_children() -> list[int]:
     return found
 
 
-def test_satisfies_protocol() -> None:
-    executor: Executor = ProcessExecutor()
+def test_satisfies_protocol(tmp_path: Path) -> None:
+    executor: Executor = ProcessExecutor(tmp_path)
     assert executor.kind == "process"
 
 
@@ -181,7 +208,7 @@ async def test_argv_is_not_interpreted_by_a_shell(tmp_path: Path) -> None:
 
 async def test_missing_binary(tmp_path: Path) -> None:
     with pytest.raises(StartError) as info:
-        await ProcessExecutor().start(make_spec(tmp_path, "no-such-binary-abatch"))
+        await new_executor(tmp_path).start(make_spec(tmp_path, "no-such-binary-abatch"))
     assert info.value.reason == (
         'CannotStartContainerError: exec: "no-such-binary-abatch": '
         "executable file not found in $PATH"
@@ -191,7 +218,7 @@ async def test_missing_binary(tmp_path: Path) -> None:
 async def test_missing_path(tmp_path: Path) -> None:
     missing = str(tmp_path / "nope")
     with pytest.raises(StartError) as info:
-        await ProcessExecutor().start(make_spec(tmp_path, missing))
+        await new_executor(tmp_path).start(make_spec(tmp_path, missing))
     assert info.value.reason == (
         f'CannotStartContainerError: exec: "{missing}": stat {missing}: no such file or directory'
     )
@@ -202,13 +229,13 @@ async def test_permission_denied(tmp_path: Path) -> None:
     script.write_text("#!/bin/sh\nexit 0\n")
     script.chmod(0o644)
     with pytest.raises(StartError) as info:
-        await ProcessExecutor().start(make_spec(tmp_path, str(script)))
+        await new_executor(tmp_path).start(make_spec(tmp_path, str(script)))
     assert info.value.reason == f'CannotStartContainerError: exec: "{script}": permission denied'
 
 
 async def test_empty_argv(tmp_path: Path) -> None:
     with pytest.raises(StartError, match="no command given"):
-        await ProcessExecutor().start(make_spec(tmp_path))
+        await new_executor(tmp_path).start(make_spec(tmp_path))
 
 
 async def test_unusable_workdir(tmp_path: Path) -> None:
@@ -218,13 +245,13 @@ async def test_unusable_workdir(tmp_path: Path) -> None:
         key="k", argv=("true",), env={}, workdir=blocker / "sub", log_path=tmp_path / "k.log"
     )
     with pytest.raises(StartError) as info:
-        await ProcessExecutor().start(spec)
+        await new_executor(tmp_path).start(spec)
     assert info.value.reason.startswith("CannotStartContainerError: ")
     assert "working directory" in info.value.reason
 
 
 async def test_kill_takes_down_the_whole_tree(tmp_path: Path) -> None:
-    executor = ProcessExecutor()
+    executor = new_executor(tmp_path)
     handle = await executor.start(make_spec(tmp_path, "sh", "-c", "sleep 1000 & sleep 1000 & wait"))
     assert handle.pgid == handle.pid
     await eventually(lambda: len(live_pids_in_group(handle.pgid)) == 3)
@@ -243,7 +270,7 @@ async def test_sigterm_ignoring_job_is_killed_after_grace(tmp_path: Path) -> Non
         "time.sleep(1000)\n"
     )
     spec = make_spec(tmp_path, PY, "-c", code)
-    executor = ProcessExecutor()
+    executor = new_executor(tmp_path)
     handle = await executor.start(spec)
     await eventually(lambda: spec.log_path.read_text() == "ready\n")
     began = time.monotonic()
@@ -255,14 +282,14 @@ async def test_sigterm_ignoring_job_is_killed_after_grace(tmp_path: Path) -> Non
 
 
 async def test_kill_with_no_grace_is_sigkill(tmp_path: Path) -> None:
-    executor = ProcessExecutor()
+    executor = new_executor(tmp_path)
     handle = await executor.start(make_spec(tmp_path, "sleep", "1000"))
     await executor.kill(handle, grace_seconds=0)
     assert await executor.wait(handle) == ExitResult(exit_code=137, signal=signal.SIGKILL)
 
 
 async def test_kill_after_exit_is_a_no_op(tmp_path: Path) -> None:
-    executor = ProcessExecutor()
+    executor = new_executor(tmp_path)
     handle = await executor.start(make_spec(tmp_path, "true"))
     assert await executor.wait(handle) == ExitResult(exit_code=0)
     await executor.kill(handle, grace_seconds=0)
@@ -272,7 +299,7 @@ async def test_kill_after_exit_is_a_no_op(tmp_path: Path) -> None:
 
 async def test_grandchild_is_killed_when_the_leader_exits(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, "sh", "-c", "sleep 1000 & echo $!")
-    executor = ProcessExecutor()
+    executor = new_executor(tmp_path)
     handle = await executor.start(spec)
     assert await asyncio.wait_for(executor.wait(handle), 10) == ExitResult(exit_code=0)
     grandchild = int(spec.log_path.read_text())
@@ -284,7 +311,7 @@ async def test_grandchild_is_killed_when_the_leader_exits(tmp_path: Path) -> Non
 
 
 async def test_cancelled_wait_does_not_lose_the_result(tmp_path: Path) -> None:
-    executor = ProcessExecutor()
+    executor = new_executor(tmp_path)
     handle = await executor.start(make_spec(tmp_path, "sh", "-c", "sleep 0.2; exit 3"))
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(executor.wait(handle), 0.01)
@@ -292,7 +319,7 @@ async def test_cancelled_wait_does_not_lose_the_result(tmp_path: Path) -> None:
 
 
 async def test_fifty_concurrent_jobs_are_all_reaped(tmp_path: Path) -> None:
-    executor = ProcessExecutor()
+    executor = new_executor(tmp_path)
     fds_before = len(os.listdir("/proc/self/fd"))
 
     async def one(i: int) -> ExitResult:
@@ -303,16 +330,19 @@ async def test_fifty_concurrent_jobs_are_all_reaped(tmp_path: Path) -> None:
     assert results == [ExitResult(exit_code=0)] * 50
     assert not executor.running
     assert zombie_children() == []
-    await executor.close()  # releases the shared /dev/null
+    await executor.close()  # releases the connection to the supervisor
     assert len(os.listdir("/proc/self/fd")) == fds_before
 
 
 def test_works_under_anyio_run(tmp_path: Path) -> None:
     async def main() -> ExitResult:
-        executor = ProcessExecutor()
+        executor = new_executor(tmp_path)
         handle = await executor.start(make_spec(tmp_path, "sh", "-c", "exit 7"))
         with anyio.fail_after(10):
-            return await executor.wait(handle)
+            try:
+                return await executor.wait(handle)
+            finally:
+                await executor.close()
 
     assert anyio.run(main, backend="asyncio") == ExitResult(exit_code=7)
 
@@ -323,7 +353,7 @@ def test_live_pids_in_group_sees_this_process() -> None:
 
 
 async def test_log_directory_removed_between_jobs_is_made_again(tmp_path: Path) -> None:
-    executor = ProcessExecutor()
+    executor = new_executor(tmp_path)
     first = make_spec(tmp_path, "echo", "first", key="a")
     assert await executor.wait(await executor.start(first)) == ExitResult(exit_code=0)
     first.log_path.unlink()
@@ -338,10 +368,10 @@ async def test_exec_format_error(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00\x01\x02 not a program")
     junk.chmod(0o755)
     with pytest.raises(StartError) as info:
-        await ProcessExecutor().start(make_spec(tmp_path, str(junk)))
+        await new_executor(tmp_path).start(make_spec(tmp_path, str(junk)))
     assert info.value.reason == f'CannotStartContainerError: exec: "{junk}": exec format error'
 
 
 async def test_nul_byte_in_argv_is_a_start_error(tmp_path: Path) -> None:
     with pytest.raises(StartError, match=r"^CannotStartContainerError: "):
-        await ProcessExecutor().start(make_spec(tmp_path, "echo", "a\0b"))
+        await new_executor(tmp_path).start(make_spec(tmp_path, "echo", "a\0b"))
