@@ -78,15 +78,21 @@ class Journal:
         self.dirty = False
         self.records = 0  # records written since the last compaction
 
-    def append(self, *records: dict[str, Any]) -> None:
-        """Write `records`, one line each, in one write call."""
+    def append(self, *records: dict[str, Any]) -> bool:
+        """Write `records`, one line each, in one write call. False when the disk refused
+        (full, say): the caller carries on (a runtime still hears of the exit), those
+        records are just not durable."""
         data = b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in records)
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        self.dirty = True
-        self.records += len(records)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            return False
+        finally:
+            self.dirty = True
+            self.records += len(records)
+        return True
 
     def sync(self) -> None:
         """fdatasync the journal (from a worker thread; never while `compact` runs)."""

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -80,6 +81,10 @@ REASON_LOST = (
     "SupervisorLost: the abatch process supervisor died while the attempt ran; "
     "its process group was killed and its exit status is lost"
 )
+# The runtime's wording (abatch.runtime.attempts.NOTE_DISK_FULL) for a log that could not be
+# written whole: the attempt fails with it, as the job's own writes would have failed had its
+# output gone straight to the full disk.
+LOG_DISK_FULL = "log incomplete: the disk holding the state directory is full"
 _READ_CHUNK = 1 << 16
 _READS_PER_WAKE = 16
 # After the leader exits, how often and how long to wait for the rest of its group to die
@@ -115,6 +120,7 @@ class _Attempt:
         "give_up",
         "key",
         "last",
+        "log_error",
         "log_fd",
         "pid",
         "pipe",
@@ -136,6 +142,7 @@ class _Attempt:
         self.dropped = 0
         self.cut = False
         self.last = b"\n"
+        self.log_error: str | None = None  # why the log could not be written whole
         self.started_at = _now_ms()
         self.reaped = False
         self.finished = False
@@ -404,21 +411,23 @@ class Supervisor:
             return
         room = att.cap - att.written
         keep = data if len(data) <= room else data[:room]
+        view = memoryview(keep)
         try:
-            if keep:
-                view = memoryview(keep)
-                while view:
-                    view = view[os.write(att.log_fd, view) :]
-                att.written += len(keep)
-                att.last = keep[-1:]
-            if len(keep) < len(data):
-                att.cut = True
-                att.dropped += len(data) - len(keep)
-                self._mark(att, f"[abatch: log cut at {att.cap} bytes; the rest is dropped]")
-        except OSError:
-            # A full disk or a vanished file: stop writing this log, keep the job running.
+            while view:
+                view = view[os.write(att.log_fd, view) :]
+        except OSError as exc:
+            # A full disk, say: this piece is lost (later ones are tried again), the job
+            # keeps running, and its exit says the log is incomplete.
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            att.log_error = LOG_DISK_FULL if full else f"log incomplete: {describe(exc)}"
+        written = len(keep) - len(view)
+        att.written += written
+        if written:
+            att.last = keep[written - 1 : written]
+        if len(keep) < len(data):
             att.cut = True
-            att.dropped += len(data)
+            att.dropped += len(data) - len(keep)
+            self._mark(att, f"[abatch: log cut at {att.cap} bytes; the rest is dropped]")
 
     def _mark(self, att: _Attempt, text: str) -> None:
         line = ("" if att.last == b"\n" else "\n") + text + "\n"
@@ -502,11 +511,12 @@ class Supervisor:
                 att, f"[abatch: log cut at {att.cap} bytes; {att.dropped} more bytes dropped]"
             )
         os.close(att.log_fd)
+        reason: str | None
         if att.status is None:
             code, sig, reason = None, None, "exit status lost: reaped elsewhere"
         else:
             result = exit_result(att.status)
-            code, sig, reason = result.exit_code, result.signal, None
+            code, sig, reason = result.exit_code, result.signal, att.log_error
         rec = {"k": att.key, "code": code, "sig": sig, "reason": reason, "at": att.stopped_at}
         self.journal.append(rec)
         self.exits[att.key] = rec

@@ -340,14 +340,16 @@ class AttemptsMixin:
         self._wake.set()
 
     def _note_full_disk(self, attempt: Attempt) -> None:
-        """A job's output goes straight to its log file; on a full disk the job's own writes
-        fail (it sees ENOSPC, as on any host) and the runtime cannot add a line. So the
-        attempt's reason says it: retry rules still see the job's own result."""
+        """On a full disk a log cannot be written whole (the process supervisor says so in
+        the exit's reason; a container's log copy cannot), and the runtime cannot add a line.
+        So the attempt's reason says it, once: retry rules still see the job's own result."""
         try:
             st = os.statvfs(self.state_dir)
         except OSError:
             return
-        if st.f_bavail * st.f_frsize < LOW_SPACE_BYTES:
+        if st.f_bavail * st.f_frsize < LOW_SPACE_BYTES and NOTE_DISK_FULL not in (
+            attempt.reason or ""
+        ):
             attempt.reason = (
                 f"{attempt.reason}; {NOTE_DISK_FULL}" if attempt.reason else (NOTE_DISK_FULL)
             )
