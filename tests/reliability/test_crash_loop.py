@@ -14,7 +14,8 @@ restart, repeat five times. Then:
   time order; its attempts are numbered 1..n, each started no later than it stopped, all
   but the last ended by a restart, the last one the job's success;
 - no attempt number of a job was started twice (each job writes `job attempt` to a shared
-  file when it starts), and every start is a recorded attempt;
+  file when it starts), and every start is a recorded attempt; with process attempts that
+  outlive the runtime (the supervisor adopts them), no job started twice at all;
 - a job that depends on another was placed only after that one succeeded.
 """
 

@@ -1,6 +1,7 @@
 """Graceful stop of `abatch serve` with real signals: the first SIGTERM/SIGINT starts nothing
-new and leaves running attempts that the next runtime adopts (containers) running, `--drain`
-waits for running attempts to finish, and a second signal stops at once."""
+new and leaves running attempts running for the next runtime to adopt (processes, through
+the state directory's supervisor; containers), `--drain` waits for running attempts to
+finish, and a second signal stops at once."""
 
 from __future__ import annotations
 
@@ -102,6 +103,41 @@ def test_second_signal_stops_a_drain_at_once(tmp_path: Path, spawn: Spawn) -> No
             )
     finally:
         go.touch()  # whatever was left running ends
+
+
+def test_sigterm_leaves_a_process_job_running_for_the_next_runtime(
+    tmp_path: Path, spawn: Spawn
+) -> None:
+    cfg = write_config(tmp_path, [], max_vcpus=1)
+    state = tmp_path / "state"
+    go = tmp_path / "GO"
+    server = spawn("serve", str(cfg))
+    server.wait_for(is_ready)
+    script = f"echo before; until [ -e {go} ]; do sleep 0.05; done; echo after"
+    job_id = submit(state, tmp_path, "high", "sh", "sh", "-c", script)
+    try:
+        wait_status(state, tmp_path, job_id, "RUNNING")
+        queued = submit(state, tmp_path, "high", "sh", "true")
+        server.signal(signal.SIGTERM)
+        assert server.finish(timeout=20) == 0  # promptly: nothing is waited for
+        left = "1 running attempt(s) left running (adopted on the next start)"
+        assert left in server.output, server.output
+        assert describe(state, tmp_path, job_id)["status"] == "RUNNING"
+        assert describe(state, tmp_path, queued)["status"] == "RUNNABLE"
+
+        again = spawn("serve", str(cfg))
+        again.wait_for(is_ready)
+        go.touch()
+        job = wait_status(state, tmp_path, job_id, "SUCCEEDED")
+        attempts = job["attempts"]
+        assert isinstance(attempts, list) and len(attempts) == 1  # adopted, not run again
+        wait_status(state, tmp_path, queued, "SUCCEEDED")
+        again.signal(signal.SIGTERM)
+        assert again.finish(timeout=30) == 0
+    finally:
+        go.touch()  # whatever was left running ends
+    log = run_abatch("logs", job_id, "--state-dir", str(state), cwd=tmp_path)
+    assert log.stdout.splitlines() == ["before", "after"]
 
 
 DOCKER_CONFIG = """
