@@ -3,11 +3,15 @@ port, inside the runtime's event loop.
 
 Routing is done on the raw request target, never on a decoded path: a tag operation's ARN
 arrives percent-encoded (`/v1/tags/arn%3Aaws%3Abatch%3A...%2Fq1`) and decoding `%2F` first
-would break the match. A request with an `X-Amz-Target` header is a CloudWatch Logs call.
+would break the match; so there is no router, only aiohttp's low-level server and the
+tables `ApiServer._route` dispatches on. A request with an `X-Amz-Target` header is a
+CloudWatch Logs call.
 
 Every request: the body is read up to `MAX_BODY` (1 MiB; SubmitJob 30 KiB and
 RegisterJobDefinition 24 KiB, as AWS), then the signature is checked when authentication is
-on, then the operation runs. Every answer carries `x-amzn-RequestId`.
+on, then the operation runs. Every answer carries `x-amzn-RequestId`, and every error is
+AWS's JSON shape, even for a request aiohttp cannot parse (`_Protocol`); only a fault of the
+runtime itself is a 5xx.
 
 `serve_api` binds 127.0.0.1 by default; another address only with authentication on. It
 writes `<state_dir>/api.json` (`{"url", "pid", "auth"}`, mode 0600) once listening, so the
@@ -27,6 +31,8 @@ from urllib.parse import parse_qsl, unquote
 
 import anyio
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 from anyio.abc import TaskStatus
 from pydantic import ValidationError
 
@@ -37,6 +43,7 @@ from abatch.model.errors import AbatchError, ClientError
 from . import instances, jobs, logs, policies, resources, uiview
 from .auth import verify
 from .errors import (
+    CLIENT,
     REQUEST_ID,
     SERVER,
     ApiError,
@@ -56,6 +63,9 @@ DEFAULT_PORT = 8765
 MAX_BODY = 1024 * 1024
 OP_LIMITS = {"SubmitJob": 30 * 1024, "RegisterJobDefinition": 24 * 1024}
 SHUTDOWN_TIMEOUT_S = 2.0
+# Longest request line and header aiohttp reads (its default is 8 KiB): a tag operation's
+# path holds a percent-encoded ARN, and a request past these is answered by `_Protocol`.
+MAX_LINE = 64 * 1024
 
 UNSUPPORTED = [
     "CreateConsumableResource",
@@ -97,12 +107,7 @@ class ApiServer:
         self.rt = rt
         self.credentials = credentials
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        return app
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         try:
             response = await self._route(request)
         except ApiError as exc:
@@ -122,7 +127,7 @@ class ApiServer:
         response.headers[REQUEST_ID] = request_id()
         return response
 
-    async def _route(self, request: web.Request) -> web.Response:
+    async def _route(self, request: web.BaseRequest) -> web.Response:
         path, _, query = request.raw_path.partition("?")
         target = request.headers.get("X-Amz-Target")
         if target is not None:
@@ -145,7 +150,7 @@ class ApiServer:
         handler, allowed = OPERATIONS[name]
         return json_response(await handler(self.rt, Params(_json(body), allowed)))
 
-    async def _tags(self, request: web.Request, path: str, query: str) -> web.Response:
+    async def _tags(self, request: web.BaseRequest, path: str, query: str) -> web.Response:
         body = await self._body(request, MAX_BODY)
         self._authenticate(request, body, "batch")
         arn = unquote(path[len("/v1/tags/") :])
@@ -165,7 +170,7 @@ class ApiServer:
             return json_response(await policies.untag_resource(self.rt, arn, keys))
         raise ClientError(f"unknown operation: {request.method} {path}")
 
-    async def _logs(self, request: web.Request, target: str) -> web.Response:
+    async def _logs(self, request: web.BaseRequest, target: str) -> web.Response:
         body = await self._body(request, MAX_BODY)
         self._authenticate(request, body, "logs")
         op = target.removeprefix(LOGS_TARGET)
@@ -183,17 +188,22 @@ class ApiServer:
             raise ApiError(str(exc), logs.INVALID) from None
         return json_response(result, amz_json=True)
 
-    async def _body(self, request: web.Request, limit: int) -> bytes:
+    async def _body(self, request: web.BaseRequest, limit: int) -> bytes:
         if request.content_length is not None and request.content_length > limit:
             raise ClientError(f"the request body is larger than {limit // 1024} KiB")
         data = bytearray()
-        while chunk := await request.content.read(64 * 1024):
-            data += chunk
-            if len(data) > limit:
-                raise ClientError(f"the request body is larger than {limit // 1024} KiB")
+        try:
+            while chunk := await request.content.read(64 * 1024):
+                data += chunk
+                if len(data) > limit:
+                    raise ClientError(f"the request body is larger than {limit // 1024} KiB")
+        except HttpProcessingError as exc:  # a malformed chunked body, say
+            raise ClientError(f"the request body cannot be read: {exc.message}") from None
+        except ConnectionResetError:  # the client went away, or its body broke off
+            raise ClientError("the request body was cut off") from None
         return bytes(data)
 
-    def _authenticate(self, request: web.Request, body: bytes, service: str) -> None:
+    def _authenticate(self, request: web.BaseRequest, body: bytes, service: str) -> None:
         if self.credentials is None:
             return
         verify(
@@ -207,15 +217,63 @@ class ApiServer:
 
 
 def _json(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object. Refused: anything but a JSON object, nesting deeper than
+    Python's parser goes, NaN and Infinity (not JSON, though Python reads them), and strings
+    holding a lone surrogate escape (`"\\ud800"`: valid JSON, but no UTF-8 text to store)."""
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constant)
+    except RecursionError:
+        raise ClientError("the request body is nested too deeply") from None
     except ValueError:
         raise ClientError("the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ClientError("the request body must be a JSON object")
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ClientError(
+            "the request body holds a string that is not valid Unicode (a lone surrogate)"
+        ) from None
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+class _Protocol(RequestHandler):
+    """aiohttp's connection handler, answering a request it cannot parse (a request line or
+    header past `MAX_LINE`, a bad header character, a broken chunk) as AWS would: a 400
+    ClientException in JSON, logged as one line rather than a traceback."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if request.writer.output_size > 0:  # an answer has begun: nothing left to say
+            raise ConnectionError("the answer was already being sent")
+        reason = (message or str(exc) or "unreadable request").strip().splitlines()[0][:200]
+        if status >= 500:
+            log.error("%s: %s", request.remote, reason, exc_info=exc)
+            response = error_response(
+                "internal error in the abatch runtime (details in its log)", SERVER, 500
+            )
+        else:
+            log.info("unreadable request from %s: %s", request.remote, reason)
+            response = error_response(f"the request is not valid HTTP: {reason}", CLIENT, 400)
+        response.headers[REQUEST_ID] = request_id()
+        response.force_close()
+        return response
+
+
+class _HttpServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _Protocol(self, loop=self._loop, **self._kwargs)
 
 
 def is_loopback(host: str) -> bool:
@@ -262,12 +320,17 @@ async def serve_api(
             "authentication; turn authentication on or bind 127.0.0.1"
         )
     credentials = load_credentials(rt.state_dir, create=True) if auth else None
-    runner = web.AppRunner(
-        ApiServer(rt, credentials).app(),
+    # The low-level server: `ApiServer.handle` routes on the raw request target itself.
+    # No access log; request bodies are taken as sent (no Content-Encoding decompression:
+    # AWS SDKs send none, and it would turn a small body into a large one).
+    http = _HttpServer(
+        ApiServer(rt, credentials).handle,
         access_log=None,
-        handle_signals=False,
-        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        max_line_size=MAX_LINE,
+        max_field_size=MAX_LINE,
+        auto_decompress=False,
     )
+    runner = web.ServerRunner(http, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     api_file: Path | None = None
     try:
