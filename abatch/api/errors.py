@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from abatch.model.base import aws_alias
+from abatch.model.errors import clip
 
 CLIENT = "ClientException"
 SERVER = "ServerException"
@@ -51,7 +52,8 @@ def json_response(
 
 
 def error_response(message: str, code: str = CLIENT, status: int = 400) -> web.Response:
-    response = json_response({"__type": code, "message": message}, status)
+    """An AWS error answer; a message echoing a huge value is cut (`clip`)."""
+    response = json_response({"__type": code, "message": clip(message)}, status)
     response.headers["x-amzn-ErrorType"] = code
     return response
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from abatch.model.errors import ClientError
+from abatch.model.errors import ClientError, clip
 
 from .lines import KeyPath, LineIndex
 
@@ -120,7 +120,8 @@ class Problems:
         line: int | None = None,
     ) -> None:
         found = line if line is not None else self.lines.line_of(_in_this_file(path))
-        self.items.append(Problem(self.file, format_key(path), found, message, hint))
+        hint = clip(hint) if hint is not None else None
+        self.items.append(Problem(self.file, clip(format_key(path)), found, clip(message), hint))
 
     def __bool__(self) -> bool:
         return bool(self.items)

@@ -7,6 +7,22 @@ field or resource and says what is wrong.
 
 from __future__ import annotations
 
+import re
+
+LONG_WORD = 80  # a run of non-space characters longer than this is cut in a message
+MAX_MESSAGE = 2000
+_LONG_RUN = re.compile(r"\S{" + str(LONG_WORD + 1) + ",}")
+
+
+def clip(text: str) -> str:
+    """A message that echoes a hostile value (a 1 MB name, a 5,000-character ARN) kept
+    readable: every run of more than LONG_WORD non-space characters is cut to its start and
+    its length, and the whole to MAX_MESSAGE characters."""
+    text = _LONG_RUN.sub(lambda m: f"{m.group()[:60]}...({len(m.group())} characters)", text)
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 20] + "... (message cut)"
+    return text
+
 
 class AbatchError(Exception):
     """Base of every error abatch raises on purpose."""
