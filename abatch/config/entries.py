@@ -26,6 +26,21 @@ from .problems import FileMark, Problems, show
 from .schema import LEAF, Shape, Spelling, Table, check_keys, config_path, table_for
 
 M = TypeVar("M", bound=BaseModel)
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a config or definition file; /dev/zero is not one
+
+
+class FileTooLarge(ValueError):
+    pass
+
+
+def read_bounded(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of `path`, refusing (FileTooLarge) past `limit`: a file that never ends
+    (/dev/zero, /dev/urandom) is not read until memory runs out. OSError as open/read raise."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(f"is larger than {limit // (1024 * 1024)} MiB")
+    return data
 
 
 @dataclass(frozen=True)
@@ -152,7 +167,10 @@ def file_entry(index: int, item: dict[str, Any], base: Path, problems: Problems)
 
 def read_json(path: Path, key: KeyPath, problems: Problems) -> object | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path).decode("utf-8")
+    except FileTooLarge as err:
+        problems.add(key, f"{path} {err}")
+        return None
     except FileNotFoundError:
         problems.add(key, f"no such file: {path}")
         return None

@@ -14,12 +14,15 @@ key that was found (the table header for a missing key).
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from contextlib import suppress
 
 KeyPath = tuple[str | int, ...]
 
 _BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_PLAIN = re.compile(r'[^"\\]+')  # a run of a basic string with no quote or backslash
+_ML_PLAIN = {'"""': re.compile(r'[^"\\]+'), "'''": re.compile(r"[^']+")}
 _SIMPLE_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
 
@@ -166,8 +169,11 @@ class _Scanner:
                 out.append(_SIMPLE_ESCAPES.get(nxt, nxt))
                 self.i += 2
                 continue
-            out.append(s[self.i])
-            self.i += 1
+            run = _PLAIN.match(s, self.i)
+            if run is None:  # only at the end of the text: the string never closes
+                raise _Stop
+            out.append(run.group())
+            self.i = run.end()
         self.i += 1
         return "".join(out)
 
@@ -176,8 +182,13 @@ class _Scanner:
         if self.peek('"""') or self.peek("'''"):
             quote = s[self.i : self.i + 3]
             self.i += 3
+            plain = _ML_PLAIN[quote]
             while not self.peek(quote):
-                self.i += 2 if s[self.i] == "\\" and quote == '"""' else 1
+                if s[self.i] == "\\" and quote == '"""':
+                    self.i += 2
+                    continue
+                run = plain.match(s, self.i)  # None: a lone quote character
+                self.i = run.end() if run is not None else self.i + 1
             self.i += 3
             while self.i < len(s) and s[self.i] == quote[0]:  # up to two quotes end the body
                 self.i += 1

@@ -27,7 +27,7 @@ from .checks import (
     name_path,
     unique_names,
 )
-from .entries import KINDS, Entry, file_entry, toml_entry
+from .entries import KINDS, Entry, FileTooLarge, file_entry, read_bounded, toml_entry
 from .jobs import ConfigJob, job_entry, topological_order
 from .lines import KeyPath, LineIndex
 from .messages import report_validation
@@ -72,7 +72,9 @@ def load_config(path: str | Path, *, strict: bool | None = None) -> LoadedConfig
     """Read and validate the config at `path`; raise `ConfigError` with every problem."""
     file = str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_bounded(Path(path))
+    except FileTooLarge as err:
+        raise _whole_file(file, str(err)) from None
     except FileNotFoundError:
         raise _whole_file(file, "no such file") from None
     except IsADirectoryError:
@@ -109,6 +111,8 @@ def parse_config(
         raise _toml_error(file, text, str(err)) from None
     except RecursionError:
         raise _whole_file(file, "is nested too deeply") from None
+    except ValueError as err:  # an integer of more than 4,300 digits, say
+        raise _whole_file(file, f"is not valid TOML: {err}") from None
     problems = Problems(file, LineIndex(text))
     base = Path(os.path.abspath(base_dir if base_dir is not None else Path(file).parent))
     return _build(data, problems, base, Path(path), strict)
