@@ -21,7 +21,6 @@ CLI can find the runtime, and removes it on the way out.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from pydantic import ValidationError
 
 from abatch.client.http import API_FILE, LOGS_TARGET
 from abatch.client.sigv4 import Credentials, load_credentials
+from abatch.config.settings import is_loopback
 from abatch.model.errors import AbatchError, ClientError
 
 from . import instances, jobs, logs, policies, resources, uiview
@@ -274,15 +274,6 @@ class _Protocol(RequestHandler):
 class _HttpServer(web.Server):
     def __call__(self) -> RequestHandler:
         return _Protocol(self, loop=self._loop, **self._kwargs)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _url(host: str, port: int) -> str:

@@ -46,8 +46,7 @@ class ApiOptions:
 def api_options(args: argparse.Namespace, settings: RuntimeSettings) -> ApiOptions:
     """--host / --port / --auth over the config's [runtime] api_* keys; refuses a host that
     is not a loopback address unless authentication is on."""
-    from abatch.api.server import is_loopback
-    from abatch.config.settings import is_host
+    from abatch.config.settings import is_host, is_loopback
 
     host: str = args.host if args.host is not None else settings.api_host
     port: int = args.port if args.port is not None else settings.api_port
@@ -82,7 +81,7 @@ async def start_api(tg: anyio.abc.TaskGroup, rt: Runtime, api: ApiOptions) -> st
 def api_text(url: str, api: ApiOptions, rt: Runtime) -> str:
     """`API at URL`, with the address it listens on when that is not the URL's, and where the
     key is when requests must be signed."""
-    from abatch.api.server import is_loopback
+    from abatch.config.settings import is_loopback
 
     notes = [] if is_loopback(api.host) else [f"listening on {api.host}"]
     if api.auth:

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 # The API's default port. It is `abatch.api.DEFAULT_PORT`, repeated here because config sits
 # below the api layer and must not import it; a test checks that the two agree.
@@ -19,9 +19,10 @@ class RuntimeSettings(BaseModel):
 
     `state_dir` is relative to the config file's directory until the loader resolves it.
     `api_host`, `api_port` and `api_auth` are where `abatch serve` (and `abatch run
-    --keep-running`) serve the API; the command line overrides them. Whether a host that is
-    not a loopback address is allowed (only with `api_auth`) is checked when the API starts,
-    since `abatch run` without --keep-running serves no API.
+    --keep-running`) serve the API; the command line overrides them. An `api_host` that is
+    not a loopback address needs `api_auth = true` in the same table: the config alone must
+    never describe an API open to the network without authentication (the CLI and
+    `serve_api` check the address they are finally given again).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -31,9 +32,10 @@ class RuntimeSettings(BaseModel):
     kill_grace_seconds: float = Field(default=30.0, gt=0, le=3600, strict=True)
     strict: bool = Field(default=False, strict=True)
     log_tail_lines: int = Field(default=20, ge=0, le=1000, strict=True)
-    api_host: str = Field(default="127.0.0.1", strict=True)
-    api_port: int = Field(default=DEFAULT_API_PORT, ge=0, le=65535, strict=True)  # 0: any free
+    # api_auth before api_host: the check of api_host reads it.
     api_auth: bool = Field(default=False, strict=True)
+    api_host: str = Field(default="127.0.0.1", strict=True, validate_default=True)
+    api_port: int = Field(default=DEFAULT_API_PORT, ge=0, le=65535, strict=True)  # 0: any free
     # A process job's log stops growing here; the cut is marked in the log.
     max_log_bytes: int = Field(default=1 << 30, ge=1, le=1 << 50, strict=True)
 
@@ -46,13 +48,28 @@ class RuntimeSettings(BaseModel):
 
     @field_validator("api_host")
     @classmethod
-    def _api_host(cls, value: str) -> str:
+    def _api_host(cls, value: str, info: ValidationInfo) -> str:
         if not is_host(value):
             raise ValueError(
                 f"must be an IP address or a host name (such as 127.0.0.1, ::1 or localhost), "
                 f"not {value!r}"
             )
+        if info.data.get("api_auth") is False and not is_loopback(value):
+            raise ValueError(
+                f"{value!r} is not a loopback address: serving the API there needs "
+                "api_auth = true (or bind 127.0.0.1)"
+            )
         return value
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, or an address in 127.0.0.0/8 or ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def is_host(text: str) -> bool:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from abatch.cli.common import CliError
 from abatch.cli.jobctl import dependency, stop_message, submit_body
@@ -249,8 +250,10 @@ def test_api_options_command_line_over_config_over_defaults() -> None:
     assert _api("--host", "localhost") == ("localhost", 8765, False)
     with pytest.raises(CliError, match=r"refusing to serve the API on 0\.0\.0\.0, which is not a"):
         _api("--host", "0.0.0.0")
+    with pytest.raises(ValidationError, match=r"'10\.0\.0\.1' is not a loopback address"):
+        _api(api_host="10.0.0.1")  # a config like this does not load (without api_auth)
     with pytest.raises(CliError, match=r"refusing to serve the API on 10\.0\.0\.1"):
-        _api(api_host="10.0.0.1")  # from the config, without api_auth
+        _api("--no-auth", api_host="10.0.0.1", api_auth=True)  # the command line turns it off
     with pytest.raises(CliError, match="is not an IP address or a host name"):
         _api("--host", "a b")
 
