@@ -126,10 +126,10 @@ class LogWriter:
         self.cap = cap
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         try:
-            self._fd = os.open(path, flags, 0o640)
+            self._fd = os.open(path, flags, 0o600)
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, flags, 0o640)
+            self._fd = os.open(path, flags, 0o600)
         self._at_line_start = True
         self._last_stream = STDOUT
         st = os.fstat(self._fd)

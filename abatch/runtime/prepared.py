@@ -4,6 +4,8 @@ Each attempt needs a working directory and a log file. Creating them costs 0.05-
 on this kind of disk (ext4 journal; measured in bench/core.py's notes), more than spawning the
 job, and it would block the event loop. A background thread keeps a small pool of task ids
 whose files already exist; placing an attempt takes one, and the pool refills behind it.
+Both are the owner's only (directory 0700, log 0600), whatever the umask: a job's output may
+hold its secrets.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ POOL_LOW = 128
 
 def _create(state_dir: Path, task_ids: list[str]) -> None:
     logs = state_dir / "logs"
-    logs.mkdir(mode=0o750, parents=True, exist_ok=True)
-    (state_dir / "work").mkdir(mode=0o750, parents=True, exist_ok=True)
+    logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (state_dir / "work").mkdir(mode=0o700, parents=True, exist_ok=True)
     for task_id in task_ids:
-        os.mkdir(work_dir(state_dir, task_id), 0o750)
-        fd = os.open(logs / task_id, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        os.mkdir(work_dir(state_dir, task_id), 0o700)
+        fd = os.open(logs / task_id, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
 
 
@@ -58,7 +60,7 @@ class PreparedAttempts:
         # than letting the spawn fail on it; the executor creates the log file itself.
         task_id = uuid.uuid4().hex
         with contextlib.suppress(OSError):
-            os.makedirs(work_dir(self.state_dir, task_id), 0o750, exist_ok=True)
+            os.makedirs(work_dir(self.state_dir, task_id), 0o700, exist_ok=True)
         return task_id
 
     async def run(self) -> None:

@@ -10,6 +10,7 @@ guard against, kill -9); an OS crash may lose the last commits but never corrupt
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Callable
@@ -33,6 +34,21 @@ __all__ = ["DB_NAME", "InstanceRow", "SqliteStore"]
 T = TypeVar("T")
 DB_NAME = "abatch.db"
 UNFINISHED = tuple(s.value for s in JobStatus if not s.is_terminal)
+
+
+def _private_files(path: Path) -> None:
+    """The database and its WAL and shared-memory files readable by their owner only,
+    whatever the umask: the file is made 0600 before SQLite opens it (SQLite gives the -wal
+    and -shm files the database file's mode), and one an older abatch left looser is
+    tightened. Job records hold environment values, which may be secrets."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise StateDirError(f"cannot create {path}: {exc.strerror}") from None
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(OSError):  # absent, or not ours: SQLite will say
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 class SqliteStore(ApiStoreMixin, WriteBehind):
@@ -60,6 +76,7 @@ class SqliteStore(ApiStoreMixin, WriteBehind):
                 ) from None
             if not os.access(state_dir, os.W_OK | os.X_OK):
                 raise StateDirError(f"state directory {state_dir} is not writable")
+            _private_files(path)
             uri = f"file:{path}"
         try:
             conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
