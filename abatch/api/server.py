@@ -264,7 +264,10 @@ class _Protocol(RequestHandler):
                 "internal error in the abatch runtime (details in its log)", SERVER, 500
             )
         else:
-            log.info("unreadable request from %s: %s", request.remote, reason)
+            # The reason quotes the request's own bytes (a header's value, say), which may
+            # be a secret: the client gets it back, the log gets only its kind.
+            kind = type(exc).__name__ if exc is not None else "unparseable"
+            log.info("unreadable request from %s (%s)", request.remote, kind)
             response = error_response(f"the request is not valid HTTP: {reason}", CLIENT, 400)
         response.headers[REQUEST_ID] = request_id()
         response.force_close()

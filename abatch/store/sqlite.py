@@ -11,6 +11,7 @@ guard against, kill -9); an OS crash may lose the last commits but never corrupt
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -33,6 +34,10 @@ __all__ = ["DB_NAME", "InstanceRow", "SqliteStore"]
 
 T = TypeVar("T")
 DB_NAME = "abatch.db"
+# aiosqlite logs every call it runs at DEBUG, arguments included: the job records this store
+# writes hold environment values, which may be secrets. Its records stop at INFO, so turning
+# on debug logging (of the root logger, say) never writes them out.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 UNFINISHED = tuple(s.value for s in JobStatus if not s.is_terminal)
 
 
