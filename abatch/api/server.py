@@ -66,6 +66,7 @@ SHUTDOWN_TIMEOUT_S = 2.0
 # Longest request line and header aiohttp reads (its default is 8 KiB): a tag operation's
 # path holds a percent-encoded ARN, and a request past these is answered by `_Protocol`.
 MAX_LINE = 64 * 1024
+BODY_IDLE_S = 10.0  # the longest wait for more of a request body
 
 UNSUPPORTED = [
     "CreateConsumableResource",
@@ -193,7 +194,14 @@ class ApiServer:
             raise ClientError(f"the request body is larger than {limit // 1024} KiB")
         data = bytearray()
         try:
-            while chunk := await request.content.read(64 * 1024):
+            while True:
+                # A body that stops arriving is given up on: a client that stalls must not
+                # hold a request open forever, and neither must aiohttp, which leaves the
+                # read of a chunked body waiting when a later chunk header is malformed.
+                with anyio.fail_after(BODY_IDLE_S):
+                    chunk = await request.content.read(64 * 1024)
+                if not chunk:
+                    break
                 data += chunk
                 if len(data) > limit:
                     raise ClientError(f"the request body is larger than {limit // 1024} KiB")
@@ -201,6 +209,10 @@ class ApiServer:
             raise ClientError(f"the request body cannot be read: {exc.message}") from None
         except ConnectionResetError:  # the client went away, or its body broke off
             raise ClientError("the request body was cut off") from None
+        except TimeoutError:
+            raise ClientError(
+                f"the request body stopped arriving (nothing for {BODY_IDLE_S:g} s)"
+            ) from None
         return bytes(data)
 
     def _authenticate(self, request: web.BaseRequest, body: bytes, service: str) -> None:
