@@ -349,7 +349,11 @@ def body_for(
             body[key] = data.draw(
                 st.sampled_from(choices) | hostile if choices else hostile, label=key
             )
-    return _mutate(data, body)
+    body = _mutate(data, body)
+    wait = body.get("waitSeconds")
+    if op == "AbatchWatch" and isinstance(wait, int | float) and 0 < wait <= 60:
+        body["waitSeconds"] = 0  # a long poll: valid waits would only make the run long
+    return body
 
 
 def tag_path(arn: str, how: str) -> str:

@@ -25,7 +25,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -479,11 +481,11 @@ async def test_malformed_requests(tmp_path: Path) -> None:
         def run() -> list[str]:
             wrong = []
             for method, path, body, headers in MALFORMED:
-                status, got, data = wire.send(method, path, body, headers)
                 try:
+                    status, got, data = wire.send(method, path, body, headers)
                     check_answer(status, got, data, logs="X-Amz-Target" in headers)
-                except (AssertionError, ValueError) as exc:
-                    wrong.append(f"{method} {path[:60]} {body[:40]!r} {headers!r:.80}: {exc}")
+                except (AssertionError, ValueError, OSError) as exc:
+                    wrong.append(f"{method} {path[:60]} {body[:40]!r} {headers!r:.80}: {exc!r}")
             return wrong
 
         assert await anyio.to_thread.run_sync(run) == []
@@ -532,3 +534,36 @@ async def test_oversized_bodies_and_lengths(tmp_path: Path) -> None:
             assert status == 200, data
 
         await anyio.to_thread.run_sync(run)
+
+
+async def test_a_stalled_body_is_given_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body that stops arriving (a client that stalls, or a chunked body whose next chunk
+    header is malformed after the first part was read, which aiohttp never reports to the
+    reader) is answered 400 once nothing more came for BODY_IDLE_S, not held open forever."""
+    monkeypatch.setattr(server, "BODY_IDLE_S", 0.5)
+    async with api_runtime(tmp_path) as api:
+        wire = Wire(api.url)
+
+        def stalled(head: bytes, rest: bytes) -> bytes:
+            with socket.create_connection((wire.host, wire.port), timeout=30) as sock:
+                sock.sendall(head)
+                time.sleep(0.2)  # let the request reach the handler before the rest
+                sock.sendall(rest)
+                return sock.recv(65536)
+
+        short = await anyio.to_thread.run_sync(
+            stalled,
+            b"POST /v1/describejobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n",
+            b'{"jobs": [',
+        )
+        chunked = await anyio.to_thread.run_sync(
+            stalled,
+            b"POST /v1/describejobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\n{}\r\n",
+            b"zz\r\n",
+        )
+        for answer in (short, chunked):
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.split(b"\r\n")[0].endswith(b" 400 Bad Request"), answer[:300]
+            assert json.loads(body)["__type"] == "ClientException"
+        assert b"stopped arriving" in short
