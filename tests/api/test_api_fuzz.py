@@ -47,6 +47,7 @@ from abatch.model.errors import ClientError
 from abatch.model.runspec import RunSpec
 from abatch.runtime import Runtime
 from abatch.store.sqlite import DB_NAME
+from tests.runtime.helpers import req, wait_status
 
 from . import fuzz_support as fz
 from .helpers import Api, api_runtime
@@ -189,24 +190,12 @@ async def seed_runtime(api: Api) -> dict[str, Any]:
                  state="DISABLED", computeResources={"type": "EC2", "maxvCpus": 2})  # fmt: skip
     await b("create_job_queue", jobQueueName="spareq", priority=1, state="DISABLED",
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}])  # fmt: skip
-    jobs = []
-    for i in range(3):
-        out = await b("submit_job", jobName=f"seed{i}", jobQueue="q", jobDefinition="seed",
-                      tags={"n": str(i)})  # fmt: skip
-        jobs.append(out["jobId"])
-    done = anyio.Event()
-
-    def check(_: Any) -> None:
-        if all(api.rt.jobs.get(j) is None for j in jobs):
-            done.set()
-
-    unsubscribe = api.rt.bus.subscribe(check)
-    try:
-        check(None)
-        with anyio.fail_after(30):
-            await done.wait()
-    finally:
-        unsubscribe()
+    records = [
+        await api.rt.submit(req(f"seed{i}", definition="seed", tags={"n": str(i)}))
+        for i in range(3)
+    ]
+    await wait_status(api.rt, records, timeout=60)
+    jobs = [r.job_id for r in records]
     described = (await b("describe_jobs", jobs=jobs))["jobs"]
     assert all(j["status"] == "SUCCEEDED" for j in described)
     queue = (await b("describe_job_queues", jobQueues=["q"]))["jobQueues"][0]
