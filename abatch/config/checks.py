@@ -12,12 +12,13 @@ from typing import Any
 from abatch.model import fargate
 from abatch.model.base import name_from_ref, parse_jd_ref
 from abatch.model.enums import FARGATE_TYPES as _FARGATE
+from abatch.model.policy import policy_arn
 from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
 
 from .entries import KINDS, Entry
 from .jobs import JobEntry, check_dependencies, find_cycles
 from .lines import KeyPath
-from .problems import Problems, format_key, name_hint
+from .problems import Problems, did_you_mean, format_key, name_hint
 
 
 def unique_names(
@@ -111,6 +112,30 @@ def check_fargate(
         if jd_entry.model is not None and jd_entry.model.is_fargate:
             for loc, message in fargate.definition_problems(jd_entry.model):
                 problems.add(jd_entry.path(loc), message)
+
+
+def check_queue_policies(
+    queues: Sequence[Entry[JobQueue]], policies: dict[str, int], problems: Problems
+) -> None:
+    """A queue's `scheduling_policy_arn` (an ARN, or just the name) names a
+    `[[scheduling_policy]]` of this file; the queue's model then carries the full ARN."""
+    for entry in queues:
+        ref = entry.model.scheduling_policy_arn if entry.model is not None else None
+        if entry.model is None or ref is None:
+            continue
+        try:
+            name = name_from_ref(ref, "scheduling-policy")
+        except ValueError as exc:
+            problems.add(entry.path(("scheduling_policy_arn",)), str(exc))
+            continue
+        if name not in policies:
+            problems.add(
+                entry.path(("scheduling_policy_arn",)),
+                f"names scheduling policy {name!r}, which this config does not define",
+                did_you_mean(name, list(policies)) or "add a [[scheduling_policy]] table",
+            )
+            continue
+        entry.model = entry.model.model_copy(update={"scheduling_policy_arn": policy_arn(name)})
 
 
 def check_job_refs(

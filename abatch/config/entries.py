@@ -1,4 +1,5 @@
-"""One `[[…]]` table validated into a model: compute environments, job queues, definitions.
+"""One `[[…]]` table validated into a model: compute environments, job queues, definitions,
+scheduling policies.
 
 Every table is checked for unknown keys (schema) and then validated by its pydantic model, and
 both kinds of problem are reported. An `Entry` keeps what later checks need even when the
@@ -18,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from abatch.model.policy import SchedulingPolicy
 from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
 
 from .lines import KeyPath
@@ -78,6 +80,7 @@ KINDS: dict[str, Kind] = {
             "job_definition_name",
             frozenset({"revision", "status"}),
         ),
+        Kind("scheduling_policy", "scheduling policy", SchedulingPolicy, "name", frozenset()),
     )
 }
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from abatch.model.policy import SchedulingPolicy
 from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
 
 from .checks import (
@@ -23,6 +24,7 @@ from .checks import (
     check_job_refs,
     check_jobs_graph,
     check_queue_mix,
+    check_queue_policies,
     check_queue_refs,
     name_path,
     unique_names,
@@ -37,7 +39,15 @@ from .schema import check_keys, model_table
 from .settings import RuntimeSettings
 from .strict import check_strict
 
-TABLES = ("runtime", "compute_environment", "job_queue", "job_definition", "job", "schedule")
+TABLES = (
+    "runtime",
+    "compute_environment",
+    "job_queue",
+    "job_definition",
+    "job",
+    "schedule",
+    "scheduling_policy",
+)
 _TOML_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
 
 
@@ -52,6 +62,7 @@ class LoadedConfig:
     job_definitions: list[JobDefinition]
     jobs: list[ConfigJob]
     schedules: list[ConfigSchedule] = field(default_factory=list)
+    scheduling_policies: list[SchedulingPolicy] = field(default_factory=list)
 
     def job_order(self) -> list[ConfigJob]:
         """Jobs with their dependencies first, otherwise in file order."""
@@ -147,6 +158,13 @@ def _build(
         schedule_entry(i, item, problems) for i, item in _tables(data, "schedule", problems)
     ]
 
+    policies: list[Entry[SchedulingPolicy]] = [
+        toml_entry(KINDS["scheduling_policy"], i, item, problems)
+        for i, item in _tables(data, "scheduling_policy", problems)
+    ]
+    policy_names = unique_names(
+        "scheduling_policy", [(name_path(e), e.name) for e in policies], problems
+    )
     ce_names = unique_names("compute_environment", [(name_path(e), e.name) for e in ces], problems)
     jq_names = unique_names("job_queue", [(name_path(e), e.name) for e in queues], problems)
     jd_names = unique_names("job_definition", [(name_path(e), e.name) for e in defs], problems)
@@ -155,6 +173,7 @@ def _build(
     check_queue_refs([item for _, item in _raw(data, "job_queue")], ce_names, problems)
     check_queue_mix(queues, {e.name: e.model for e in ces if e.name and e.model}, problems)
     check_fargate(ces, defs, problems)
+    check_queue_policies(queues, policy_names, problems)
     job_tables: list[tuple[KeyPath, object]] = [(("job", i), item) for i, item in _raw(data, "job")]
     job_tables += [((*e.path, "job"), e.job_table) for e in schedules if e.job_table is not None]
     check_job_refs(job_tables, jq_names, jd_names, problems)
@@ -172,6 +191,7 @@ def _build(
         job_definitions=[e.model for e in defs if e.model is not None],
         jobs=[e.job for e in jobs if e.job is not None],
         schedules=[e.schedule for e in schedules if e.schedule is not None],
+        scheduling_policies=[e.model for e in policies if e.model is not None],
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
 
     from abatch.config import LoadedConfig
     from abatch.config.settings import RuntimeSettings
+    from abatch.model.policy import SchedulingPolicy
     from abatch.scheduler.fleet import Fleet
     from abatch.store.sqlite import SqliteStore
 
@@ -76,6 +76,8 @@ class ResourceManager:
     _wake: asyncio.Event
     _fleet_for: Callable[[ComputeEnvironment, Fleet | None], Fleet | None]  # InstancesMixin
     _policies_changed: Callable[[], None]  # SharesMixin
+    _policy_stored: Callable[[SchedulingPolicy | None, str], None]
+    policies: dict[str, SchedulingPolicy]
 
     def _set_ce(self, ce: ComputeEnvironment) -> None:
         name = ce.compute_environment_name
@@ -137,6 +139,15 @@ class ResourceManager:
         self._wake.set()
         return "created" if old is None else "updated"
 
+    async def put_scheduling_policy(self, policy: SchedulingPolicy) -> str:
+        """Create or replace a policy (from a config); its queues follow at once."""
+        old = self.policies.get(policy.name)
+        if old is not None and old.model_dump() == policy.model_dump():
+            return "unchanged"
+        await self.store.put_scheduling_policy(policy, _now())
+        self._policy_stored(policy, policy.name)
+        return "created" if old is None else "updated"
+
     async def put_job_queue(self, jq: JobQueue) -> str:
         for name in jq.ce_names():
             if name not in self.registry.compute_environments:
@@ -146,6 +157,16 @@ class ResourceManager:
         old = self.registry.job_queues.get(jq.job_queue_name)
         if old is not None and old.model_dump() == jq.model_dump():
             return "unchanged"
+        if old is not None and (old.scheduling_policy_arn is None) != (
+            jq.scheduling_policy_arn is None
+        ):
+            # As AWS: a FIFO queue never gets a policy and a policy is never removed (their
+            # waiting jobs are kept in different structures); a new queue can.
+            raise ClientError(
+                f"job queue {jq.job_queue_name!r}: a scheduling policy can't be "
+                + ("added to a FIFO queue" if old.scheduling_policy_arn is None else "removed")
+                + "; delete the queue and create it again"
+            )
         await self.store.put_job_queue(jq, _now())
         self.registry.job_queues[jq.job_queue_name] = jq
         self.runnable.setdefault(jq.job_queue_name, deque())
@@ -191,6 +212,8 @@ class ResourceManager:
 
     async def apply(self, config: LoadedConfig) -> ApplyReport:
         report = ApplyReport()
+        for policy in config.scheduling_policies:
+            report.add("scheduling policy", policy.name, await self.put_scheduling_policy(policy))
         for ce in config.compute_environments:
             report.add(
                 "compute environment",

@@ -22,9 +22,9 @@ def test_unknown_top_level_table() -> None:
     assert problem.line == line_of(text, "[[job_queues]]")
 
 
-def test_later_features_are_unknown_tables_for_now() -> None:
-    found = problems_of(BASE + '\n[[scheduling_policy]]\nname = "p"\n')
-    assert [(p.key, p.message) for p in found] == [("scheduling_policy", "unknown table")]
+def test_features_abatch_does_not_have_are_unknown_tables() -> None:
+    found = problems_of(BASE + '\n[[consumable_resource]]\nname = "p"\n')
+    assert [(p.key, p.message) for p in found] == [("consumable_resource", "unknown table")]
 
 
 def test_unknown_key_in_inline_table_of_an_array() -> None:

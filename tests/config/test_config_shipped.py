@@ -12,7 +12,12 @@ CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.toml"
 
 
 def test_there_are_configs() -> None:
-    assert {p.name for p in CONFIGS} >= {"quickstart.toml", "spot.toml", "unmanaged.toml"}
+    assert {p.name for p in CONFIGS} >= {
+        "quickstart.toml",
+        "spot.toml",
+        "unmanaged.toml",
+        "fairshare.toml",
+    }
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])

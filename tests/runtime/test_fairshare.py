@@ -158,3 +158,58 @@ async def test_usage_is_rebuilt_from_the_store_after_a_restart(tmp_path: Path) -
         await wait_for(rt, lambda: b.status is S.RUNNING)
         assert a_new.status is S.RUNNABLE
         assert sq.shares["A"].live == 2 and sq.shares["B"].live == 1
+
+
+CONFIG = """
+[[scheduling_policy]]
+name = "fs"
+[scheduling_policy.fairshare_policy]
+share_decay_seconds = 3600
+share_distribution = [{ share_identifier = "alice", weight_factor = WEIGHT }]
+
+[[compute_environment]]
+name = "ce"
+compute_resources = { max_vcpus = 2 }
+
+[[job_queue]]
+name = "fair"
+priority = 1
+compute_environment_order = [{ order = 1, compute_environment = "ce" }]
+scheduling_policy_arn = "fs"
+
+[[job_definition]]
+name = "d"
+container_properties = { image = "busybox", command = ["true"] }
+
+[[job]]
+name = "a"
+job_queue = "fair"
+job_definition = "d"
+share_identifier = "alice"
+scheduling_priority_override = 3
+"""
+
+
+async def test_policy_and_fair_queue_from_a_config(tmp_path: Path) -> None:
+    from abatch.config import parse_config
+
+    async with runtime(tmp_path, FakeExecutor(), setup=False) as rt:
+        report = await rt.apply(parse_config(CONFIG.replace("WEIGHT", "0.5")))
+        assert ("scheduling policy", "fs", "created") in report.changes
+        (job,) = await rt.submit_config_jobs(parse_config(CONFIG.replace("WEIGHT", "0.5")).jobs)
+        assert job.spec["shareIdentifier"] == "alice" and job.spec["schedulingPriority"] == 3
+        await wait_for(rt, lambda: job.status is S.SUCCEEDED)
+        again = await rt.apply(parse_config(CONFIG.replace("WEIGHT", "0.5")))
+        assert ("scheduling policy", "fs", "unchanged") in again.changes
+        changed = await rt.apply(parse_config(CONFIG.replace("WEIGHT", "0.25")))
+        assert ("scheduling policy", "fs", "updated") in changed.changes
+        policy = rt.shares["fair"].policy
+        assert policy is not None and policy.share_distribution is not None
+        assert policy.share_distribution[0].weight_factor == 0.25
+        # As AWS: the policy can't be removed, and a FIFO queue can't be given one.
+        fifo = CONFIG.replace('scheduling_policy_arn = "fs"\n', "").replace("WEIGHT", "0.25")
+        with pytest.raises(ClientError, match="can't be removed"):
+            await rt.apply(parse_config(fifo))
+        await rt.put_job_queue(jq("plain", 1))
+        with pytest.raises(ClientError, match="added to a FIFO queue"):
+            await rt.put_job_queue(jq("plain", 1, schedulingPolicyArn=ARN))
