@@ -14,9 +14,13 @@ Rules this module keeps:
   DockerUnavailableError, an `executors.base.EngineUnavailableError` (so a StartError) whose
   reason starts `DockerTimeoutError:`: nothing ran, and the runtime keeps the job waiting.
 - After `start`, a watcher task owns the attempt: it waits for the exit, lets the log copy
-  finish, reads OOMKilled, removes the container (unless `keep_containers`) and only then
-  settles the handle's future; `wait` just awaits that future (shielded), so a cancelled
-  waiter loses nothing, and once `wait` returns the container is gone.
+  finish, reads OOMKilled and settles the handle's future; `wait` just awaits that future
+  (shielded), so a cancelled waiter loses nothing.
+- An ended container is the only durable record of its exit until the runtime's store has
+  committed it, so it is removed only when the runtime says so (`forget(keys)`, promptly:
+  `forget_batch = 1`), never on exit: a runtime killed between the exit and its commit finds
+  the ended container on restart and records the exit instead of running the job again.
+  With `keep_containers` nothing is removed.
 - `kill` sends SIGTERM now and SIGKILL when the grace period ends, as `docker stop` would,
   without holding a request open for the grace period; it never raises for engine trouble
   (the runtime calls it from a task whose failure would stop everything).
@@ -125,6 +129,7 @@ class DockerExecutor:
     """
 
     kind = "docker"
+    forget_batch = 1  # ended containers wait for `forget`: release them promptly
 
     def __init__(
         self,
@@ -142,6 +147,7 @@ class DockerExecutor:
         self._watchers: set[asyncio.Task[None]] = set()
         self._chores: set[asyncio.Task[None]] = set()
         self._host_cpus: float | None = None
+        self._ended: dict[str, str] = {}  # key -> container id: exited, not yet forgotten
 
     @property
     def url(self) -> str:
@@ -230,6 +236,26 @@ class DockerExecutor:
             await asyncio.gather(*chores, return_exceptions=True)
         await self._engine.close()
 
+    async def forget(self, keys: list[str]) -> None:
+        """The runtime has committed these attempts' exits: remove their containers (unless
+        `keep_containers`). A key this executor did not see end (an earlier runtime's) is
+        looked up by label. Quietly: what is left is removed by the next start-up sweep."""
+        if self.keep_containers:
+            for key in keys:
+                self._ended.pop(key, None)
+            return
+        with contextlib.suppress(Exception):
+            docker = await self._engine.get()
+            for key in keys:
+                container_id = self._ended.pop(key, None)
+                if container_id is None:
+                    labels = [f"{KEY_LABEL}={key}", f"{RUNTIME_LABEL}={self.runtime_id}"]
+                    found = await list_labelled(docker, labels, self.url)
+                    if not found or found[0].get("State") == "running":
+                        continue
+                    container_id = str(found[0]["Id"])
+                await remove_container(docker, container_id)
+
     # ------------------------------------------------------------------ multi-node jobs
 
     async def open_network(self, name: str) -> None:
@@ -257,9 +283,9 @@ class DockerExecutor:
 
     async def adopt(self, key: str) -> DockerHandle | None:
         """Take over the container of attempt `key` that an earlier executor left: a handle
-        whose `wait` reports its exit (at once if it has ended) and removes it, its log carrying
-        on where the earlier one stopped. None when there is no such container; one that was
-        created but never started is removed and None returned. Raises
+        whose `wait` reports its exit (at once if it has ended; `forget` removes it), its log
+        carrying on where the earlier one stopped. None when there is no such container; one
+        that was created but never started is removed and None returned. Raises
         EngineUnavailableError."""
         known = self._running.get(key)
         if known is not None:
@@ -334,8 +360,7 @@ class DockerExecutor:
             )
             handle.done = True
             result = await self._exit_result(handle, code, problem)
-            if not self.keep_containers:
-                await remove_container(await self._engine.get(), handle.container_id)
+            self._ended[handle.key] = handle.container_id
         except asyncio.CancelledError:
             self._settle(handle, None)
             raise

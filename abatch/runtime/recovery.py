@@ -202,7 +202,7 @@ class RecoveryMixin:
             return
         keys = self._recorded.setdefault(run.executor, [])
         keys.append(run.attempt.task_id)
-        if len(keys) >= FORGET_BATCH and not self._releasing and self._tg is not None:
+        if _due(run.executor, keys) and not self._releasing and self._tg is not None:
             self._releasing = True
             self._tg.start_soon(self.release_records)
 
@@ -210,12 +210,16 @@ class RecoveryMixin:
         """Commit the store, then let executors forget the exits it now holds."""
         self._releasing = True
         try:
+            # Exits recorded meanwhile are released too (the Docker executor's containers
+            # wait for this, one at a time).
             batches, self._recorded = self._recorded, {}
-            if not batches:
-                return
-            await self.store.flush()
-            for executor, keys in batches.items():
-                await executor.forget(keys)  # type: ignore[attr-defined]
+            while batches:
+                await self.store.flush()
+                for executor, keys in batches.items():
+                    await executor.forget(keys)  # type: ignore[attr-defined]
+                batches = {ex: keys for ex, keys in self._recorded.items() if _due(ex, keys)}
+                for ex in batches:
+                    del self._recorded[ex]
         finally:
             self._releasing = False
 
@@ -229,6 +233,10 @@ class RecoveryMixin:
             attempt.status_reason = REASON_ABANDONED
             self.store.mark_attempt(job, attempt)
         self._requeue_front(job, now)
+
+
+def _due(executor: Executor, keys: list[str]) -> bool:
+    return len(keys) >= getattr(executor, "forget_batch", FORGET_BATCH)
 
 
 def _take_back(pool: CapacityPool, job: JobRecord) -> None:

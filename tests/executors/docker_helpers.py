@@ -30,10 +30,13 @@ async def container_names(runtime_id: str) -> list[str]:
         return [str(c._container["Names"][0]).lstrip("/") for c in found]
 
 
-async def run(ex: DockerExecutor, spec: RunSpec) -> tuple[ExitResult, str]:
-    """Start `spec`, wait for it; return how it ended and its log."""
+async def run(ex: DockerExecutor, spec: RunSpec, *, forget: bool = True) -> tuple[ExitResult, str]:
+    """Start `spec`, wait for it; return how it ended and its log. Then, as the runtime does
+    once its store holds the exit, let the executor forget it (remove the container)."""
     handle = await ex.start(spec)
     result = await asyncio.wait_for(ex.wait(handle), 60)
+    if forget:
+        await ex.forget([spec.key])
     return result, spec.log_path.read_text()
 
 

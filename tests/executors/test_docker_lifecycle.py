@@ -32,19 +32,34 @@ pytestmark = pytest.mark.docker
 # ---------------------------------------------------------------- removal, adoption
 
 
-async def test_containers_removed_after_wait_unless_kept(
+async def test_containers_removed_when_forgotten_unless_kept(
     executor: DockerExecutor, make: Callable[..., RunSpec], runtime_id: str
 ) -> None:
     spec = make("true")
-    await run(executor, spec)
+    await run(executor, spec, forget=False)
+    # The ended container is the record of the exit until the runtime has committed it.
+    assert await container_names(runtime_id) == [f"abatch-{spec.key}"]
+    await executor.forget([spec.key])
+    assert await container_names(runtime_id) == []
+
+    # A container an earlier executor saw end is found by its label.
+    other = make("true")
+    await run(executor, other, forget=False)
+    fresh = DockerExecutor(runtime_id=runtime_id)
+    try:
+        await fresh.forget([other.key, "never-existed"])
+    finally:
+        await fresh.close()
     assert await container_names(runtime_id) == []
 
     keeper = DockerExecutor(keep_containers=True, runtime_id=runtime_id)
     try:
         kept = make("true")
-        result, _ = await run(keeper, kept)
+        result, _ = await run(keeper, kept, forget=False)
         assert result.exit_code == 0
         assert await container_names(runtime_id) == [f"abatch-{kept.key}"]
+        assert await keeper.containers() == [kept.key]
+        await keeper.forget([kept.key])
         assert await keeper.containers() == [kept.key]
     finally:
         await keeper.close()
@@ -74,6 +89,8 @@ async def test_adopt_a_running_container_after_a_restart(
         assert result == ExitResult(7)
         assert spec.log_path.read_text() == "one\n[stderr] two\nthree\n"  # no line twice
         # (one second apart, so the order between stdout and stderr is not in doubt)
+        assert await container_names(runtime_id) == [f"abatch-{spec.key}"]  # until forgotten
+        await second.forget([spec.key])
         assert await container_names(runtime_id) == []
         assert await second.adopt(spec.key) is None
     finally:
@@ -99,6 +116,8 @@ async def test_adopt_a_container_that_ended_meanwhile(
         result = await asyncio.wait_for(second.wait(adopted), 10)
         assert result == ExitResult(4)
         assert spec.log_path.read_text() == "early\nlate\n"
+        assert await second.containers() == [spec.key]  # the record of the exit, until
+        await second.forget([spec.key])  # the runtime has committed it
         assert await second.containers() == []
     finally:
         await second.close()

@@ -3,6 +3,9 @@ TerminateJob on real containers."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,36 @@ async def test_timeout_and_terminate_stop_containers(tmp_path: Path) -> None:
         assert stopped.attempts[0].exit_code == 137
         log = rt.log_path(stopped.attempts[0].log_stream).read_text()
         assert "up" in log
+
+
+@pytest.mark.docker
+async def test_ended_container_removed_once_its_exit_is_committed(tmp_path: Path) -> None:
+    """The ended container is the exit's only record until the store commits it; then the
+    runtime has it removed (a kill -9 in between would otherwise run the job again)."""
+    import aiodocker
+
+    await build_busybox_image()
+    async with runtime(tmp_path, setup=False) as rt:
+        await rt.put_compute_environment(ce("dock", vcpus=2, executor="docker"))
+        await rt.put_job_queue(jq("q", 1, ["dock"]))
+        await rt.register_job_definition(busybox("quick", "echo done; exit 3"))  # type: ignore[arg-type]
+        job = await rt.submit(req("quick", definition="quick"))
+        await wait_status(rt, [job], timeout=60)
+        assert job.status is S.FAILED and job.attempts[0].exit_code == 3
+        name = f"abatch-{job.attempts[0].task_id}"
+
+        async def present() -> bool:
+            async with aiodocker.Docker() as docker:
+                found = await docker.containers.list(all=True, filters={"name": [name]})
+                return bool(found)
+
+        await wait_for_async(present, want=False)
+
+
+async def wait_for_async(
+    probe: Callable[[], Awaitable[bool]], *, want: bool, timeout: float = 30.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while await probe() is not want:
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
