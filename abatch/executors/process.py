@@ -107,9 +107,11 @@ def build_env(spec_env: Mapping[str, str], gpu_ids: tuple[str, ...] = ()) -> dic
                 env[name] = value
     env.setdefault("PATH", DEFAULT_PATH)
     if gpu_ids:
+        # The assignment wins over the job's own value: a job naming other devices would
+        # reach GPUs that another running job holds.
         visible = ",".join(gpu_ids)
         for name in GPU_VARS:
-            env.setdefault(name, visible)
+            env[name] = visible
     return env
 
 
