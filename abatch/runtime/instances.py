@@ -25,7 +25,6 @@ from abatch.scheduler.fleet import Fleet, Instance, reclaim_delay_s
 from abatch.scheduler.fleet_config import fleet_for
 from abatch.store.sqlite import InstanceRow
 
-from .moves import now_ms
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -102,6 +101,7 @@ class InstancesMixin:
     jobs: dict[str, JobRecord]
     _wake: asyncio.Event
     _kill: Callable[[Running, float], None]
+    _now: Callable[[], int]  # the runtime's clock (injectable), epoch ms
 
     rng: random.Random
     _instances_event: asyncio.Event
@@ -128,7 +128,7 @@ class InstancesMixin:
         fleet = fleet_for(ce, old)
         if old is not None and old.managed:
             kept = fleet.instances if fleet is not None else {}
-            now = now_ms()
+            now = self._now()
             for iid, inst in list(old.instances.items()):
                 if iid not in kept:
                     self._record_retired(ce.compute_environment_name, inst, now, RETIRED_GONE)
@@ -136,7 +136,7 @@ class InstancesMixin:
 
     def _forget_fleet(self, ce: str, fleet: Fleet) -> None:
         """A deleted compute environment's instances are recorded as retired."""
-        now = now_ms()
+        now = self._now()
         if fleet.managed:
             for inst in list(fleet.instances.values()):
                 self._record_retired(ce, inst, now, RETIRED_GONE)
@@ -147,7 +147,7 @@ class InstancesMixin:
         """Instances alive when the last runtime stopped go back into their fleets (their
         jobs are then found by recovery); those of a compute environment that no longer
         has a managed fleet are recorded as retired."""
-        now = now_ms()
+        now = self._now()
         for row in await self.store.live_instances():
             pool = self.pools.get(row.ce)
             fleet = pool.fleet if pool is not None else None
@@ -166,7 +166,7 @@ class InstancesMixin:
                 InstanceRow(inst.instance_id, launch.ce, inst.instance_type, inst.launched_at)
             )
             self._arm_reclaim(launch.ce, inst)
-        now = now_ms()
+        now = self._now()
         for retire in decisions.retirements:
             self._record_retired(retire.ce, retire.instance, now, RETIRED_IDLE)
         if decisions.wake_at is not None:
@@ -188,7 +188,7 @@ class InstancesMixin:
         if self._scale_timer is not None:
             self._scale_timer.cancel()
         self._scale_at = at
-        delay = max(0.0, (at - now_ms()) / 1000) + 0.001
+        delay = max(0.0, (at - self._now()) / 1000) + 0.001
         self._scale_timer = asyncio.get_running_loop().call_later(delay, self._scale_due)
 
     def _scale_due(self) -> None:
@@ -237,7 +237,7 @@ class InstancesMixin:
         info = _info(self, pool.name, inst)
         assert pool.fleet is not None
         pool.fleet.remove(instance_id)
-        self._record_retired(pool.name, inst, now_ms(), RETIRED_RECLAIMED)
+        self._record_retired(pool.name, inst, self._now(), RETIRED_RECLAIMED)
         self._note_instances()
         reason = reclaim_reason(instance_id)
         for job_id in sorted(inst.jobs):
