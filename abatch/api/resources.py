@@ -123,7 +123,8 @@ async def update_compute_environment(rt: Runtime, p: Params) -> dict[str, Any]:
         changes[key] = p.text(key)
     changes["unmanagedvCpus"] = p.number("unmanagedvCpus", lo=0)
     changes["computeResources"] = p.obj("computeResources")
-    for key in ("updatePolicy", "context", "ecsSettings", "eksConfiguration"):
+    changes["updatePolicy"] = p.obj("updatePolicy")
+    for key in ("context", "ecsSettings", "eksConfiguration"):
         if key in p:
             raise ClientError(f"{key}: not supported by abatch")
     ce = await rt.update_compute_environment(ref, changes)

@@ -123,6 +123,12 @@ _NOT_ON_FARGATE = (
     "instance_types",
     "allocation_strategy",
     "bid_percentage",
+    "image_id",
+    "ec2_key_pair",
+    "placement_group",
+    "spot_iam_fleet_role",
+    "launch_template",
+    "ec2_configuration",
 )
 
 

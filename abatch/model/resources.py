@@ -46,6 +46,13 @@ class ComputeResources(AwsModel):
     instance_role: str | None = None
     bid_percentage: int | None = Field(default=None, ge=0, le=100)
     tags: dict[str, str] | None = None
+    # EC2 plumbing with no local meaning: stored and echoed back, as AWS clients expect.
+    image_id: str | None = Field(default=None, max_length=256)
+    ec2_key_pair: str | None = Field(default=None, max_length=256)
+    placement_group: str | None = Field(default=None, max_length=256)
+    spot_iam_fleet_role: str | None = Field(default=None, max_length=2048)
+    launch_template: dict[str, str] | None = None
+    ec2_configuration: list[dict[str, str]] | None = Field(default=None, max_length=2)
 
     @field_validator("instance_types")
     @classmethod
@@ -108,6 +115,14 @@ LOCAL_CE_SETTINGS = TAG_CE_SETTINGS | {"hosts"}
 DEFAULT_INSTANCE_IDLE_SECONDS = 60.0
 
 
+class UpdatePolicy(AwsModel):
+    """Stored and echoed back (an update here never replaces instances, so it has nothing
+    to govern)."""
+
+    terminate_jobs_on_update: bool = False
+    job_execution_timeout_minutes: int = Field(default=30, ge=1, le=360)
+
+
 class ComputeEnvironment(AwsModel):
     compute_environment_name: ResourceName
     type: CEType = CEType.MANAGED
@@ -115,6 +130,7 @@ class ComputeEnvironment(AwsModel):
     compute_resources: ComputeResources | None = None
     unmanaged_vcpus: int | None = Field(default=None, ge=0)
     service_role: str | None = None
+    update_policy: UpdatePolicy | None = None
     tags: dict[str, str] | None = None
     # Local settings (not AWS fields).
     executor: ExecutorKind = ExecutorKind.PROCESS

@@ -165,7 +165,7 @@ class LifecycleMixin:
         self, ref: str, changes: dict[str, Any]
     ) -> ComputeEnvironment:
         """`changes` in AWS spelling: state, unmanagedvCpus, computeResources (merged into
-        the current ones), serviceRole."""
+        the current ones), serviceRole, updatePolicy (stored and echoed back)."""
         old = self.registry.compute_environment(ref)
         doc = old.to_aws()
         for key in ("computeEnvironmentArn", "ecsClusterArn"):
@@ -179,7 +179,7 @@ class LifecycleMixin:
             doc["computeResources"] = {**doc["computeResources"], **cr_changes}
         if changes.get("unmanagedvCpus") is not None and old.type is not CEType.UNMANAGED:
             raise ClientError("unmanagedvCpus applies to UNMANAGED compute environments only")
-        for key in ("state", "unmanagedvCpus", "serviceRole"):
+        for key in ("state", "unmanagedvCpus", "serviceRole", "updatePolicy"):
             if changes.get(key) is not None:
                 doc[key] = changes[key]
         new = _validated(ComputeEnvironment, {**doc, **local_settings(old)})

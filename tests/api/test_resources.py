@@ -144,9 +144,9 @@ async def test_compute_environment_errors(tmp_path: Path) -> None:
             "create_compute_environment",
             computeEnvironmentName="x",
             type="MANAGED",
-            computeResources={**CR, "ec2KeyPair": "k"},
+            computeResources={**CR, "scalingPolicy": {"minScaleDownDelayMinutes": 5}},
         )
-        assert "computeResources.ec2KeyPair" in msg
+        assert "computeResources.scalingPolicy" in msg
         msg = await client_error(api, "delete_compute_environment", computeEnvironment="ce")
         assert "DISABLED" in msg
         await api.batch("update_compute_environment", computeEnvironment="ce", state="DISABLED")
@@ -346,3 +346,55 @@ async def test_job_definitions(tmp_path: Path) -> None:
         assert "can't be combined" in await client_error(
             api, "describe_job_definitions", jobDefinitions=["e:1"], status="ACTIVE"
         )
+
+
+async def test_ec2_plumbing_is_stored_and_echoed_back(tmp_path: Path) -> None:
+    """imageId, key pair, launch template and the rest mean nothing on one machine, but AWS
+    stores them and clients (CloudFormation, Terraform) read them back: so does abatch, across
+    an update and a restart. A Fargate compute environment refuses them, as AWS does."""
+    plumbing = {
+        "imageId": "ami-0123456789abcdef0",
+        "ec2KeyPair": "my-key",
+        "placementGroup": "pg",
+        "spotIamFleetRole": "arn:aws:iam::123456789012:role/fleet",
+        "launchTemplate": {"launchTemplateName": "lt", "version": "$Latest"},
+        "ec2Configuration": [{"imageType": "ECS_AL2"}],
+    }
+    async with api_runtime(tmp_path, FakeExecutor()) as api:
+        await create_ce(api, "plumbed", {**CR, **plumbing})
+        await api.batch(
+            "update_compute_environment",
+            computeEnvironment="plumbed",
+            computeResources={"maxvCpus": 8},
+            updatePolicy={"terminateJobsOnUpdate": True, "jobExecutionTimeoutMinutes": 10},
+        )
+        (detail,) = (
+            await api.batch("describe_compute_environments", computeEnvironments=["plumbed"])
+        )["computeEnvironments"]
+        cr = detail["computeResources"]
+        assert {k: cr[k] for k in plumbing} == plumbing
+        assert cr["maxvCpus"] == 8
+        assert detail["updatePolicy"] == {
+            "terminateJobsOnUpdate": True,
+            "jobExecutionTimeoutMinutes": 10,
+        }
+        msg = await client_error(
+            api,
+            "update_compute_environment",
+            computeEnvironment="plumbed",
+            updatePolicy={"jobExecutionTimeoutMinutes": 400},
+        )
+        assert "jobExecutionTimeoutMinutes" in msg
+        msg = await client_error(
+            api,
+            "create_compute_environment",
+            computeEnvironmentName="far",
+            type="MANAGED",
+            computeResources={**FARGATE, "imageId": "ami-1"},
+        )
+        assert "computeResources.imageId" in msg
+    async with api_runtime(tmp_path, FakeExecutor()) as api:
+        (detail,) = (
+            await api.batch("describe_compute_environments", computeEnvironments=["plumbed"])
+        )["computeEnvironments"]
+        assert detail["computeResources"]["imageId"] == plumbing["imageId"]
