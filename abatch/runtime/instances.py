@@ -25,7 +25,6 @@ from abatch.scheduler.fleet import Fleet, Instance, reclaim_delay_s
 from abatch.scheduler.fleet_config import fleet_for
 from abatch.store.sqlite import InstanceRow
 
-
 if TYPE_CHECKING:
     from collections.abc import Callable
 
