@@ -155,7 +155,10 @@ def _queue_type(rt: Runtime, p: Params) -> None:
         return
     if kind not in ("ECS", "ECS_FARGATE"):
         raise ClientError(f"jobQueueType {kind!r}: abatch runs ECS and ECS_FARGATE queues only")
-    for order in p.body.get("computeEnvironmentOrder") or []:
+    orders = p.body.get("computeEnvironmentOrder") or []
+    if not isinstance(orders, list):
+        raise ClientError("computeEnvironmentOrder: expected a list")
+    for order in orders:
         ref = order.get("computeEnvironment") if isinstance(order, dict) else None
         if isinstance(ref, str):
             ce = rt.registry.compute_environment(ref)

@@ -25,6 +25,11 @@ from .helpers import api_runtime, serving
 
 BAD_REQUESTS: list[tuple[str, str, Any]] = [
     ("POST", "/v1/submitjob", {}),
+    (  # found by a reviewer's fuzzer: a number where the list goes, with jobQueueType
+        "POST",
+        "/v1/createjobqueue",
+        {"jobQueueName": "q9", "priority": 1, "computeEnvironmentOrder": 5, "jobQueueType": "ECS"},
+    ),
     ("POST", "/v1/submitjob", {"jobName": 5, "jobQueue": "q", "jobDefinition": "d"}),
     (
         "POST",
