@@ -166,12 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = command(
         "validate",
-        "check a config and report every problem in it",
-        "Check CONFIG and print every problem in it, one per line (file, line, dotted key, "
-        "what is wrong), or say that it is valid. Exits 0 when valid, 1 when it has "
-        "problems, 2 for usage errors.",
+        "check configs and report every problem in them",
+        "Check each CONFIG and print every problem in it, one per line (file, line, dotted "
+        "key, what is wrong), or say that it is valid. Exits 0 when all are valid, 1 when "
+        "one has problems, 2 for usage errors.",
     )
-    validate.add_argument("config", metavar="CONFIG", help="TOML config file")
+    validate.add_argument("config", metavar="CONFIG", nargs="+", help="TOML config file(s)")
 
     jobs = command("jobs", "list jobs in the state directory (newest last)")
     jobs.add_argument("--queue", metavar="Q", help="only jobs of job queue Q")

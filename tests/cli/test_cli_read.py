@@ -179,6 +179,13 @@ def test_validate_good_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "no such file" in capsys.readouterr().err
     assert main(["validate"]) == 2  # usage error: argparse
 
+    # Several at once (`abatch validate configs/*.toml`): each reported, 1 if any is bad.
+    assert main(["validate", str(good), str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert f"{good} is valid" in captured.out and f"{bad} is not valid" in captured.err
+    assert main(["validate", str(good), str(good)]) == 0
+    assert capsys.readouterr().out.count("is valid") == 2
+
 
 def test_describe_says_why_a_runnable_job_waits_and_summarises_arrays(tmp_path: Path) -> None:
     """A runtime stopped while jobs wait: describe reads their place from the store."""
