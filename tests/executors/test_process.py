@@ -148,13 +148,19 @@ async def test_job_env_wins_and_missing_vars_stay_missing(
     assert seen == {"HOME": "/home/job", "PATH": "/usr/local/bin:/usr/bin:/bin"}
 
 
-async def test_gpu_ids_set_visible_devices_unless_env_does(tmp_path: Path) -> None:
+async def test_gpu_ids_set_visible_devices_over_the_jobs_own(tmp_path: Path) -> None:
+    """The assignment wins: a job (or an image's env copied into it) saying `all` would
+    otherwise reach devices other running jobs hold. Without GPUs the job's value stays."""
     env = {"NVIDIA_VISIBLE_DEVICES": "all"}
     spec = make_spec(tmp_path, "/usr/bin/env", "-0", env=env, gpu_ids=("0", "2"))
     assert await run(spec) == ExitResult(exit_code=0)
     seen = dict(line.split("=", 1) for line in spec.log_path.read_text().split("\0") if line)
     assert seen["CUDA_VISIBLE_DEVICES"] == "0,2"
-    assert seen["NVIDIA_VISIBLE_DEVICES"] == "all"
+    assert seen["NVIDIA_VISIBLE_DEVICES"] == "0,2"
+    plain = make_spec(tmp_path, "/usr/bin/env", "-0", key="job-2", env=env)
+    assert await run(plain) == ExitResult(exit_code=0)
+    seen = dict(line.split("=", 1) for line in plain.log_path.read_text().split("\0") if line)
+    assert seen["NVIDIA_VISIBLE_DEVICES"] == "all" and "CUDA_VISIBLE_DEVICES" not in seen
 
 
 async def test_bare_name_is_found_on_the_jobs_path(tmp_path: Path) -> None:
