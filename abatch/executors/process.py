@@ -49,11 +49,13 @@ from typing import Any
 from abatch.executors.base import Handle, StartError
 from abatch.executors.groups import CANNOT_START, live_pids_in_group
 from abatch.executors.supervisor import PROTOCOL, REASON_LOST, socket_name
+from abatch.model.errors import AbatchError
 from abatch.model.runspec import ExitResult, RunSpec
 
 __all__ = [
     "DEFAULT_MAX_LOG_BYTES",
     "REASON_LOST",
+    "AttemptDetachedError",
     "ProcessExecutor",
     "ProcessHandle",
     "build_env",
@@ -65,13 +67,19 @@ INHERITED_VARS = ("PATH", "HOME", "LANG", "TZ")
 GPU_VARS = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")
 DEFAULT_MAX_LOG_BYTES = 1 << 30
 _LAUNCH_TIMEOUT_S = 30.0
-_CONNECT_TRIES = 5
+_CONNECT_TRIES = 10
+_RETRY_S = 0.05  # a daemon that is leaving holds its lock for a few more milliseconds
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _DAEMON = "import sys; from abatch.executors.supervisor import main; sys.exit(main(sys.argv))"
 
 
 class SupervisorError(Exception):
     """The supervisor daemon could not be started or reached."""
+
+
+class AttemptDetachedError(AbatchError):
+    """`wait` on an attempt whose executor was closed while it ran: the supervisor keeps it,
+    and `adopt` finds it again."""
 
 
 class ProcessHandle:
@@ -143,8 +151,9 @@ def _result(msg: dict[str, Any]) -> ExitResult:
     )
 
 
-def _launch(home: Path) -> None:
-    """Start the daemon for `home` and wait until it listens (blocking: run in a thread)."""
+def _launch(home: Path) -> bool:
+    """Start the daemon for `home` and wait until it listens (blocking: run in a thread).
+    False when another daemon holds the home (serving it, or leaving)."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     env = dict(os.environ)
     path = env.get("PYTHONPATH")
@@ -176,6 +185,7 @@ def _launch(home: Path) -> None:
         raise SupervisorError(
             f"the process supervisor did not start (see {home / 'supervisor.log'})"
         )
+    return line.startswith(b"ready")
 
 
 class _Connection(asyncio.Protocol):
@@ -273,12 +283,14 @@ class ProcessExecutor:
                 sock.close()
                 if not launch:
                     return None
-                await asyncio.to_thread(_launch, self.home)
+                if not await asyncio.to_thread(_launch, self.home):
+                    await asyncio.sleep(_RETRY_S)
                 continue
             _, conn = await loop.create_unix_connection(lambda: _Connection(self), sock=sock)
             try:
                 hello = await conn.ask({"op": "hello"})
             except SupervisorError:
+                await asyncio.sleep(_RETRY_S)
                 continue  # it was leaving as we came: start another
             if hello.get("v") != PROTOCOL:
                 conn.closing = True
@@ -410,6 +422,15 @@ class ProcessExecutor:
             return []
         return [str(k) for k in reply.get("keys", [])]
 
+    async def retain(self, keys: list[str]) -> None:
+        """Only the exits of `keys` are still wanted (a runtime starting: what it adopted or
+        still runs); the supervisor drops the rest, left by a runtime that died before it
+        said it had stored them."""
+        if self._conn is None:
+            return
+        with contextlib.suppress(SupervisorError):
+            self._conn.send({"op": "retain", "keys": keys})
+
     async def forget(self, keys: list[str]) -> None:
         """The runtime has stored the exits of `keys`: the supervisor may drop them."""
         if not keys or self._conn is None:
@@ -418,8 +439,16 @@ class ProcessExecutor:
             self._conn.send({"op": "forget", "keys": keys})
 
     async def close(self) -> None:
-        """Disconnect; attempts still running stay with the supervisor (`adopt` finds them)."""
+        """Disconnect; attempts still running stay with the supervisor (`adopt` finds them),
+        and their waits end with AttemptDetachedError."""
         self._closed = True
+        detached, self._running = self._running, {}
+        for handle in detached.values():
+            if not handle.future.done():
+                handle.future.set_exception(
+                    AttemptDetachedError(f"attempt {handle.key} is left to the supervisor")
+                )
+                handle.future.exception()  # nobody need be waiting: not an unseen error
         if self._recovering is not None:
             self._recovering.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -16,8 +16,9 @@ How it runs:
 - Started detached by `ProcessExecutor` (`main([_, HOME])` in a fresh interpreter; it forks
   once more so that no runtime ever has to reap it), in a session of its own, so neither
   Ctrl-C at the runtime's terminal nor the runtime's death reaches it or its jobs.
-- It listens on an abstract unix socket named after its home directory. Binding the name is
-  the lock: a second daemon for the same home finds it taken and leaves. Connections from
+- It listens on an abstract unix socket named after its home directory, and holds a second
+  name as its lock until it has exited: a second daemon for the same home finds it taken and
+  leaves, and never reads a journal that a leaving daemon still writes. Connections from
   another user id are refused (SO_PEERCRED).
 - Each attempt is spawned with `posix_spawn` in its own session (pgid == pid; the daemon
   changes into the job's working directory first, since 3.11's posix_spawn cannot, and
@@ -43,7 +44,8 @@ How it runs:
   Re-parenting is not possible: only a parent (or a subreaper ancestor) learns an exit status.
 
 Protocol: JSON lines. Requests get exactly one reply each, in order (`hello`, `start`,
-`adopt`, `list`); `kill` and `forget` get none; `exit` events are pushed to every client.
+`adopt`, `list`); `kill`, `forget` and `retain` get none; `exit` events are pushed to every
+client.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ _READS_PER_WAKE = 16
 _REAP_POLL_S = 0.005
 _REAP_LIMIT_S = 2.0
 _IDLE_FIRST_S = 30.0  # a daemon no runtime ever connects to leaves after this
+_LEAVE_AFTER_S = 0.05  # idle this long, the daemon stops listening and leaves
 _COMPACT_AFTER = 20_000  # journal records, when most of them are no longer needed
 # fdatasync at most this often: one sync covers every record written meanwhile, and a
 # stream of syncs would compete with the jobs and the store for the disk.
@@ -172,6 +175,8 @@ class Supervisor:
         self.uid = os.getuid()
         self.ever_connected = False
         self._syncing: asyncio.Future[None] | None = None
+        self._server: asyncio.Server | None = None
+        self._leave_timer: asyncio.TimerHandle | None = None
         self._sync_timer: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Event | None = None
 
@@ -208,10 +213,17 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
-        server = await loop.create_unix_server(lambda: _Client(self), sock=sock)
+        self._server = await loop.create_unix_server(lambda: _Client(self), sock=sock)
         loop.call_later(_IDLE_FIRST_S, self._idle_check)
-        await self._stopped.wait()
-        server.close()
+        while True:
+            await self._stopped.wait()
+            # asyncio sets up an accepted connection one step after accepting it: one that
+            # came just as the listener closed is served to its end before leaving.
+            for _ in range(3):
+                await asyncio.sleep(0)
+            if not self.clients and not self.running:
+                break
+            self._stopped.clear()
         if self._sync_timer is not None:
             self._sync_timer.cancel()
             self._sync_timer = None
@@ -231,8 +243,21 @@ class Supervisor:
             self.maybe_exit()
 
     def maybe_exit(self) -> None:
-        if self.ever_connected and not self.clients and not self.running and self._stopped:
+        """Idle (no runtime, nothing running): stop listening after a moment, then leave."""
+        if not self.ever_connected or self.clients or self.running or self._stopped is None:
+            return
+        if self._server is None or not self._server.is_serving():
             self._stopped.set()
+        elif self._leave_timer is None:
+            loop = asyncio.get_running_loop()
+            self._leave_timer = loop.call_later(_LEAVE_AFTER_S, self._leave_if_idle)
+
+    def _leave_if_idle(self) -> None:
+        self._leave_timer = None
+        if self.clients or self.running or self._server is None or self._stopped is None:
+            return
+        self._server.close()  # no new runtime can connect now; the lock is held until exit
+        self._stopped.set()
 
     # ------------------------------------------------------------------ requests
 
@@ -249,6 +274,12 @@ class Supervisor:
             return {"op": "list", "keys": sorted(self.running)}
         if op == "forget":
             self.forget([str(k) for k in msg["keys"]])
+            return None
+        if op == "retain":
+            keep = {str(k) for k in msg["keys"]}
+            gone = [k for k in self.exits if k not in keep]
+            if gone:
+                self.forget(gone)
             return None
         if op == "hello":
             return {"op": "hello", "v": PROTOCOL, "pid": os.getpid()}
@@ -617,11 +648,16 @@ def main(argv: list[str]) -> int:
         os.setsid()
     os.chdir("/")
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # The lock is a second name, held until this process is gone: a daemon that is leaving
+    # closes its listening socket first (no new client) and finishes its journal, and only
+    # then may the next one bind the lock and read that journal.
+    lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
+        lock.bind(socket_name(home) + "-lock")
         sock.bind(socket_name(home))
     except OSError:
-        print("busy", flush=True)  # another daemon serves this home
+        print("busy", flush=True)  # another daemon serves this home, or is leaving
         return 0
     sock.listen(128)
     sock.setblocking(False)
@@ -631,6 +667,7 @@ def main(argv: list[str]) -> int:
     print(f"ready {os.getpid()}", flush=True)
     os.dup2(sup.devnull, 1)
     asyncio.run(sup.serve(sock))
+    lock.close()
     return 0
 
 

@@ -193,6 +193,11 @@ class RecoveryMixin:
                     forget = getattr(executor, "forget", None)
                     if forget is not None:  # no attempt of the store: nothing to record
                         await forget([key])
+            retain = getattr(executor, "retain", None)
+            if retain is not None:
+                # Exits kept for a runtime that died before saying it had stored them: only
+                # those of attempts this runtime still holds are wanted.
+                await retain(sorted(self._wanted_keys(adopted | pending)))
 
     def _note_recorded(self, run: Running) -> None:
         """The attempt's exit is recorded (write-behind). An executor that keeps exits for a
@@ -222,6 +227,18 @@ class RecoveryMixin:
                     del self._recorded[ex]
         finally:
             self._releasing = False
+
+    def _wanted_keys(self, keys: set[str]) -> set[str]:
+        """`keys` plus every attempt this runtime runs, started during a sweep, or has
+        recorded but not yet released."""
+        wanted = set(keys) | self._fresh_keys
+        for run in self.running.values():
+            wanted.add(run.attempt.task_id)
+            if run.gang is not None:
+                wanted.update(r.attempt.task_id for r in run.gang.runs.values())
+        for recorded in self._recorded.values():
+            wanted.update(recorded)
+        return wanted
 
     def _abandon(self, job: JobRecord, now: int, *, kill: bool = True) -> None:
         """Stop what is left of the attempt and queue the job again at the front."""

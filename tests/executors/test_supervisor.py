@@ -18,7 +18,7 @@ import pytest
 
 from abatch.executors import ProcessExecutor, StartError, live_pids_in_group
 from abatch.executors.journal import Journal, read_journal
-from abatch.executors.process import REASON_LOST
+from abatch.executors.process import REASON_LOST, AttemptDetachedError
 from abatch.model.runspec import ExitResult, RunSpec
 
 MIB = 1 << 20
@@ -78,6 +78,8 @@ async def test_attempt_outlives_its_executor_and_is_adopted(tmp_path: Path) -> N
     handle = await first.start(s)
     await eventually(lambda: s.log_path.exists() and s.log_path.read_text() == "one\n")
     await first.close()  # the runtime is gone; the supervisor keeps the attempt
+    with pytest.raises(AttemptDetachedError):
+        await first.wait(handle)
     second = new_executor(tmp_path)
     adopted = await second.adopt("a")
     assert adopted is not None and adopted.pid == handle.pid
@@ -228,3 +230,16 @@ async def test_a_supervisor_leaving_idle_leaves_only_unstored_exits(tmp_path: Pa
     assert (tmp_path / "supervisor" / "journal").stat().st_size == 0
     assert await again.containers() == []  # an empty journal: no supervisor is started
     assert again.supervisor_pid == daemon
+
+
+async def test_retain_drops_the_exits_no_runtime_wants(tmp_path: Path) -> None:
+    executor = new_executor(tmp_path)
+    for key in ("a", "b"):
+        await executor.wait(await executor.start(spec(tmp_path, "true", key)))
+    await executor.close()
+    again = new_executor(tmp_path)
+    kept = await again.adopt("b")  # connects
+    assert kept is not None and kept.done
+    await again.retain(["b"])  # a's exit was stored by a runtime that died before saying so
+    assert await again.adopt("a") is None
+    assert await again.adopt("b") is not None
