@@ -160,6 +160,7 @@ class LogWriter:
             self.dropped += len(data)
             self._touch(timestamp_ns)
             return
+        prior = self._at_line_start  # the line state of what the file holds now
         out = bytearray()
         if not self._at_line_start and stream != self._last_stream:
             out += b"\n"
@@ -184,7 +185,7 @@ class LogWriter:
             self.written += keep
             self.cut = True
             self.dropped += len(out) - keep
-            self._at_line_start = keep == 0 or out[keep - 1] == 10
+            self._at_line_start = out[keep - 1] == 10 if keep else prior
             self.note(f"log cut at {self.cap} bytes; the rest is dropped")
         else:
             self._write_all(out)

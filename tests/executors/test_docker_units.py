@@ -217,6 +217,14 @@ def test_log_is_cut_at_the_cap_and_the_cut_marked(tmp_path: Path) -> None:
         "[abatch] log cut at 10 bytes; 17 more bytes dropped\n"
     )
     assert os.stat(path).st_mtime_ns == 3_000  # a follower after a restart skips what was cut
+    exact = LogWriter(tmp_path / "exact", cap=4)
+    exact.write(1, b"abcd")  # fills the cap to the byte, mid-line
+    exact.write(1, b"ef\n")
+    exact.close()
+    assert (tmp_path / "exact").read_text() == (
+        "abcd\n[abatch] log cut at 4 bytes; the rest is dropped\n"
+        "[abatch] log cut at 4 bytes; 3 more bytes dropped\n"
+    )
     again = LogWriter(path, cap=10)  # past the cap already: stays cut
     again.write(1, b"x\n")
     again.close()
