@@ -170,6 +170,33 @@ def check_job_refs(
                 )
 
 
+def check_job_shares(
+    items: Sequence[tuple[KeyPath, object]], fair_queues: set[str], problems: Problems
+) -> None:
+    """As SubmitJob: `share_identifier` is required on a queue with a scheduling policy and
+    refused on a FIFO one, so `validate` finds what `run` would refuse after applying."""
+    for prefix, item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("job_queue"), str):
+            continue
+        try:
+            queue = name_from_ref(item["job_queue"], "job-queue")
+        except ValueError:
+            continue  # reported by check_job_refs
+        has_share = item.get("share_identifier") is not None
+        if queue in fair_queues and not has_share:
+            problems.add(
+                (*prefix, "share_identifier"),
+                f"job queue {queue!r} has a fair-share scheduling policy: a share_identifier "
+                "is required",
+            )
+        elif queue not in fair_queues and has_share:
+            problems.add(
+                (*prefix, "share_identifier"),
+                f"job queue {queue!r} has no scheduling policy (FIFO): share_identifier is "
+                "not allowed",
+            )
+
+
 def check_jobs_graph(
     entries: Sequence[JobEntry], names: dict[str, int], problems: Problems
 ) -> list[list[int]]:

@@ -22,6 +22,7 @@ from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
 from .checks import (
     check_fargate,
     check_job_refs,
+    check_job_shares,
     check_jobs_graph,
     check_queue_mix,
     check_queue_policies,
@@ -177,6 +178,8 @@ def _build(
     job_tables: list[tuple[KeyPath, object]] = [(("job", i), item) for i, item in _raw(data, "job")]
     job_tables += [((*e.path, "job"), e.job_table) for e in schedules if e.job_table is not None]
     check_job_refs(job_tables, jq_names, jd_names, problems)
+    fair = {e.name for e in queues if e.name and e.model and e.model.scheduling_policy_arn}
+    check_job_shares(job_tables, fair, problems)
     check_jobs_graph(jobs, job_names, problems)
     effective_strict = file_strict if strict is None else strict
     if effective_strict:

@@ -3,7 +3,7 @@ the queue given the policy's full ARN, and each mistake reported with its key an
 
 from __future__ import annotations
 
-from config_samples import BASE, line_of, load, only, problems_of
+from config_samples import BASE, JOB, line_of, load, only, problems_of
 
 from abatch.model.policy import policy_arn
 
@@ -68,3 +68,16 @@ def test_overlapping_identifiers_and_duplicate_policy() -> None:
         and "another scheduling policy is named 'fs'" in p.message
         for p in found
     )
+
+
+def test_share_identifier_required_on_a_fair_share_queue_and_refused_elsewhere() -> None:
+    """What SubmitJob would refuse, `validate` reports, before `run` applies anything."""
+    job = JOB.format(name="j")
+    problem = only(FAIR + job)
+    assert problem.key == "job[0].share_identifier"
+    assert "fair-share scheduling policy: a share_identifier is required" in problem.message
+    with_share = job + 'share_identifier = "alice"\n'
+    assert load(FAIR + with_share).jobs[0].request.share_identifier == "alice"
+    problem = only(BASE + with_share)
+    assert problem.key == "job[0].share_identifier"
+    assert "no scheduling policy (FIFO): share_identifier is not allowed" in problem.message

@@ -70,7 +70,6 @@ timeout = { attempt_duration_seconds = 60 }
 tags = { team = "x" }
 array_size = 4
 depends_on = ["b", { job = "c", type = "N_TO_N" }, { type = "SEQUENTIAL" }]
-share_identifier = "blue"
 scheduling_priority_override = 5
 
 [[job]]
