@@ -22,6 +22,7 @@ import pytest
 from textual.pilot import Pilot
 
 from abatch.client import ApiClient
+from abatch.model.enums import JobStatus
 from abatch.tui.app import AbatchApp
 from abatch.tui.local import LocalBackend
 from abatch.tui.remote import RemoteBackend
@@ -138,3 +139,32 @@ async def test_logs_view(tmp_path: Path) -> None:
         await until(pilot, lambda: isinstance(app.screen, LogsScreen))
         await until(pilot, lambda: "epoch 3" in screen_text(app))
         check("logs", screen_text(app))
+
+
+async def test_instances_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Spot fleet with one instance running one job, on the fixed clock, with fixed ids."""
+    from abatch.executors.fake import FakeExecutor, FakeOutcome
+    from abatch.runtime import Runtime
+    from abatch.tui.screens.instances import InstancesScreen
+    from tests.runtime.helpers import req, wait_status
+    from tests.runtime.test_instances import managed_ce, setup
+
+    ids = iter(f"i-{n:017x}" for n in range(1, 100))
+    monkeypatch.setattr(Runtime, "new_instance_id", lambda self: next(ids))
+    fake = FakeExecutor(lambda spec: FakeOutcome(duration=None))
+    async with runtime(tmp_path, fake, setup=False, clock=lambda: NOW / 1000) as rt:
+        ce = managed_ce("spot", kind="SPOT", strategy="SPOT_CAPACITY_OPTIMIZED", max_vcpus=4)
+        await setup(rt, ce, vcpus=1, memory=512)
+        job = await rt.submit(req("on-spot"))
+        await wait_status(rt, [job], JobStatus.RUNNING, timeout=10)
+        local = LocalBackend(rt)
+        local.title = TITLE
+        app = AbatchApp(local, clock=lambda: NOW)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("3")
+            await until(pilot, lambda: isinstance(app.screen, InstancesScreen))
+            await until(pilot, lambda: "i-00000000000000001" in screen_text(app))
+            await until(pilot, lambda: "on-spot" in screen_text(app))
+            # The job id is random: show it as a fixed token.
+            check("instances", screen_text(app).replace(job.job_id, "<job-id>"))
