@@ -208,6 +208,7 @@ async def test_policy_and_fair_queue_from_a_config(tmp_path: Path) -> None:
         assert policy.share_distribution[0].weight_factor == 0.25
         # As AWS: the policy can't be removed, and a FIFO queue can't be given one.
         fifo = CONFIG.replace('scheduling_policy_arn = "fs"\n', "").replace("WEIGHT", "0.25")
+        fifo = fifo.replace('share_identifier = "alice"\n', "")  # refused on a FIFO queue
         with pytest.raises(ClientError, match="can't be removed"):
             await rt.apply(parse_config(fifo))
         await rt.put_job_queue(jq("plain", 1))
