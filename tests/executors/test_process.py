@@ -10,7 +10,7 @@ import signal
 import stat
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -18,6 +18,9 @@ import pytest
 
 from abatch.executors import Executor, ProcessExecutor, StartError, live_pids_in_group
 from abatch.model.runspec import ExitResult, RunSpec
+from tests.executors.process_helpers import close_executors, new_executor
+
+__all__ = ["close_executors"]  # the autouse fixture: every executor made here is closed
 
 PY = sys.executable
 
@@ -37,32 +40,6 @@ def make_spec(
         log_path=tmp_path / "logs" / f"{key}.log",
         gpu_ids=gpu_ids,
     )
-
-
-_made: list[ProcessExecutor] = []
-
-
-def new_executor(tmp_path: Path) -> ProcessExecutor:
-    """An executor on the test's own supervisor, disconnected when the test ends."""
-    executor = ProcessExecutor(tmp_path / "supervisor")
-    _made.append(executor)
-    return executor
-
-
-@pytest.fixture(autouse=True)
-async def _close_executors() -> AsyncIterator[None]:
-    yield
-    daemons = set()
-    while _made:
-        executor = _made.pop()
-        if executor.supervisor_pid is not None:
-            daemons.add(executor.supervisor_pid)
-        await executor.close()
-    # With no runtime connected and nothing running, the supervisor leaves.
-    deadline = time.monotonic() + 20
-    while any(os.path.exists(f"/proc/{pid}") for pid in daemons):
-        assert time.monotonic() < deadline, f"supervisor still running: {daemons}"
-        await asyncio.sleep(0.02)
 
 
 async def run(spec: RunSpec) -> ExitResult:

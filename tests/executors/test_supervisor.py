@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,31 +20,11 @@ from abatch.executors import ProcessExecutor, StartError, live_pids_in_group
 from abatch.executors.journal import Journal, read_journal
 from abatch.executors.process import REASON_LOST, AttemptDetachedError
 from abatch.model.runspec import ExitResult, RunSpec
+from tests.executors.process_helpers import close_executors, new_executor
+
+__all__ = ["close_executors"]  # the autouse fixture: every executor made here is closed
 
 MIB = 1 << 20
-_made: list[ProcessExecutor] = []
-
-
-def new_executor(tmp_path: Path, **kw: int) -> ProcessExecutor:
-    executor = ProcessExecutor(tmp_path / "supervisor", **kw)
-    _made.append(executor)
-    return executor
-
-
-@pytest.fixture(autouse=True)
-async def _close_executors() -> AsyncIterator[None]:
-    yield
-    daemons = set()
-    while _made:
-        executor = _made.pop()
-        if executor.supervisor_pid is not None:
-            daemons.add(executor.supervisor_pid)
-        await executor.close()
-    # With no runtime connected and nothing running, the supervisor leaves.
-    deadline = time.monotonic() + 20
-    while any(os.path.exists(f"/proc/{pid}") for pid in daemons):
-        assert time.monotonic() < deadline, f"supervisor still running: {daemons}"
-        await asyncio.sleep(0.02)
 
 
 def spec(tmp_path: Path, script: str, key: str = "a") -> RunSpec:
