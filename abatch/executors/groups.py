@@ -12,6 +12,7 @@ from abatch.model.runspec import ExitResult
 __all__ = [
     "CANNOT_START",
     "describe",
+    "environ_names",
     "exit_result",
     "live_pids_in_group",
     "signal_group",
@@ -63,6 +64,22 @@ def start_ticks(pid: int) -> int | None:
     fields = stat[stat.rfind(b")") + 2 :].split()
     # After "(comm)": state is field 3 of stat(5), starttime field 22.
     return int(fields[19]) if len(fields) > 19 else None
+
+
+def environ_names(pid: int, job_id: str, attempt: str) -> bool:
+    """Whether process `pid` runs attempt `attempt` of job `job_id`, judged by the
+    AWS_BATCH_* variables of its environment (a check that survives pid reuse)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read()
+    except OSError:
+        return False
+    # Each variable is NUL-terminated; the leading NUL (or the start) keeps a longer name out.
+    env = b"\0" + env
+    return (
+        f"\0AWS_BATCH_JOB_ID={job_id}\0".encode() in env
+        and f"\0AWS_BATCH_JOB_ATTEMPT={attempt}\0".encode() in env
+    )
 
 
 def signal_group(pgid: int, signum: int) -> None:

@@ -2,11 +2,14 @@
 
 One append-only file of JSON lines in the supervisor's home (`<state dir>/supervisor/journal`):
 
-- `{"k": key, "pid": pid, "t": ticks, "at": ms}`: the attempt `key` was started as process
-  group `pid`; `ticks` is the leader's start time from /proc (pids are reused; a pid plus its
-  start time names one process for good); `at` its start, in epoch milliseconds.
-- `{"k": key, "code": c, "sig": s, "reason": r, "at": ms}`: it ended (`code` None when the
-  exit status is lost, with `reason` saying why); `at` is when, in epoch milliseconds.
+- `{"k": key, "pid": pid, "at": ms, "log": path, "m": {...}}`: the attempt `key` was started
+  as process group `pid` at `at` (epoch milliseconds); `m` is the attempt as the runtime
+  names it (job id `job`, attempt number `n`, ...), which also identifies the process after
+  a crash (its environment carries both; pids are reused). A start without `m` carries `t`,
+  the leader's start time from /proc, instead.
+- `{"k": key, "code": c, "sig": s, "reason": r, "at": ms, "m": {...}, "st": ms}`: it ended
+  (`code` None when the exit status is lost, with `reason` saying why); `at` is when, `st`
+  when it started, `m` as in its start.
 - `{"forget": [keys]}`: the runtime has recorded those exits in its own store.
 
 Rules: a record is one line written with one `write` on an O_APPEND descriptor, so it

@@ -242,6 +242,9 @@ class ProcessExecutor:
     (`<state dir>/supervisor`). See the module docstring for the rules."""
 
     kind = "process"
+    # Each start is journalled by the supervisor with the attempt's identity (`spec.record`),
+    # and `known` returns it: the runtime need not commit an attempt before starting it.
+    journals_starts = True
 
     def __init__(self, home: Path, *, max_log_bytes: int = DEFAULT_MAX_LOG_BYTES) -> None:
         self.home = Path(os.path.abspath(home))
@@ -357,6 +360,8 @@ class ProcessExecutor:
             "log": os.path.abspath(spec.log_path),
             "cap": self.max_log_bytes,
         }
+        if spec.record:
+            msg["m"] = spec.record
         # Listed before the request: its exit event may arrive in the same read as the reply.
         handle = ProcessHandle(spec.key, None, None, asyncio.get_running_loop().create_future())
         self._running[spec.key] = handle
@@ -421,6 +426,24 @@ class ProcessExecutor:
         except (SupervisorError, OSError):
             return []
         return [str(k) for k in reply.get("keys", [])]
+
+    async def known(self) -> list[dict[str, Any]]:
+        """Every attempt the supervisor holds, running or exited and not yet forgotten, as
+        journalled: `k`, `m` (the `record` it was started with, if any), `state` ("running"
+        or "exited") and, for an exit, `code`, `sig`, `reason`, `at` and `st`. Starts no
+        supervisor unless a journal is left to replay."""
+        journal = self.home / "journal"
+        if not (journal.exists() and journal.stat().st_size > 0):
+            return []
+        try:
+            conn = await self._connection()
+            assert conn is not None
+            reply = await conn.ask({"op": "known"})
+        except (SupervisorError, OSError):
+            return []
+        out = [{**rec, "state": "running"} for rec in reply.get("running", [])]
+        out += [{**rec, "state": "exited"} for rec in reply.get("exited", [])]
+        return out
 
     async def retain(self, keys: list[str]) -> None:
         """Only the exits of `keys` are still wanted (a runtime starting: what it adopted or

@@ -44,8 +44,12 @@ How it runs:
   Re-parenting is not possible: only a parent (or a subreaper ancestor) learns an exit status.
 
 Protocol: JSON lines. Requests get exactly one reply each, in order (`hello`, `start`,
-`adopt`, `list`); `kill`, `forget` and `retain` get none; `exit` events are pushed to every
-client.
+`adopt`, `list`, `known`); `kill`, `forget` and `retain` get none; `exit` events are pushed to
+every client. A `start` may carry `m`, the attempt as the runtime knows it (job id, attempt
+number, compute environment, ...): it is journalled with the start and the exit and `known`
+returns it, so a runtime that died before its store recorded an attempt takes it back instead
+of starting the job again. That is what lets the runtime start an attempt without first
+waiting for a commit.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ from abatch.executors.base import plan_kill
 from abatch.executors.groups import (
     CANNOT_START,
     describe,
+    environ_names,
     exit_result,
     live_pids_in_group,
     signal_group,
@@ -78,7 +83,7 @@ from abatch.executors.journal import Journal, JournalState, read_journal
 
 __all__ = ["PROTOCOL", "REASON_LOST", "main", "socket_name"]
 
-PROTOCOL = 1
+PROTOCOL = 2  # 2: `start` carries the attempt's identity (`m`); `known`
 REASON_LOST = (
     "SupervisorLost: the abatch process supervisor died while the attempt ran; "
     "its process group was killed and its exit status is lost"
@@ -113,6 +118,22 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _still_ours(pid: int, rec: dict[str, Any]) -> bool:
+    """Whether process `pid` (the leader of a journalled attempt) is still that attempt, or
+    gone: then only the group's other members can carry its id (Linux never hands out a pid
+    that is still a group id). Pids are reused: a record names its process by start time
+    (`t`) or, for a runtime's attempt, by the job id and attempt number in its environment."""
+    ticks = start_ticks(pid)
+    if ticks is None:
+        return True
+    if "t" in rec:
+        return bool(ticks == rec["t"])
+    meta = rec.get("m")
+    if not isinstance(meta, dict):
+        return False
+    return environ_names(pid, str(meta.get("job")), str(meta.get("n")))
+
+
 class _Attempt:
     __slots__ = (
         "cap",
@@ -128,6 +149,7 @@ class _Attempt:
         "pid",
         "pipe",
         "reaped",
+        "rec",
         "started_at",
         "status",
         "stopped_at",
@@ -137,6 +159,7 @@ class _Attempt:
 
     def __init__(self, key: str, pid: int, pipe: int, log_fd: int, cap: int) -> None:
         self.key = key
+        self.rec: dict[str, Any] = {}  # the journal's start record
         self.pid = pid
         self.pipe: int | None = pipe
         self.log_fd = log_fd
@@ -188,12 +211,8 @@ class Supervisor:
         records = []
         for key, rec in started.items():
             pid = rec.get("pid")
-            if isinstance(pid, int) and pid > 1:
-                ticks = start_ticks(pid)
-                # No process with that pid: only the group's other members can carry its id.
-                # The same start time: still the leader we started. Otherwise pid reuse.
-                if ticks is None or ticks == rec.get("t"):
-                    signal_group(pid, signal.SIGKILL)
+            if isinstance(pid, int) and pid > 1 and _still_ours(pid, rec):
+                signal_group(pid, signal.SIGKILL)
             log = rec.get("log")
             if isinstance(log, str):
                 with contextlib.suppress(OSError):
@@ -204,6 +223,8 @@ class Supervisor:
                         os.close(fd)
             exit_rec: dict[str, Any] = {"k": key, "code": None, "sig": None}
             exit_rec.update(reason=REASON_LOST, at=_now_ms())
+            if isinstance(rec.get("m"), dict):
+                exit_rec.update(m=rec["m"], st=rec.get("at"))
             records.append(exit_rec)
             self.exits[key] = exit_rec
         if records:
@@ -272,6 +293,12 @@ class Supervisor:
             return self.adopt(str(msg["k"]))
         if op == "list":
             return {"op": "list", "keys": sorted(self.running)}
+        if op == "known":
+            return {
+                "op": "known",
+                "running": [a.rec for a in self.running.values()],
+                "exited": list(self.exits.values()),
+            }
         if op == "forget":
             self.forget([str(k) for k in msg["keys"]])
             return None
@@ -321,11 +348,19 @@ class Supervisor:
             os.close(w)
         os.set_blocking(r, False)
         att = _Attempt(key, pid, r, log_fd, int(msg["cap"]))
+        rec: dict[str, Any] = {"k": key, "pid": pid, "at": att.started_at, "log": msg["log"]}
+        meta = msg.get("m")
+        if isinstance(meta, dict):
+            # Who the attempt is (job id, attempt number, ...): a runtime that died before
+            # its store recorded the attempt takes it back from this record, and a daemon
+            # that finds the group after a crash recognises it by the job's environment.
+            rec["m"] = meta
+        else:
+            rec["t"] = start_ticks(pid)  # a /proc read: only when nothing else names it
+        att.rec = rec
         # Journalled before anyone hears of it: a daemon that dies now leaves a record that
         # lets the next one find and stop this group.
-        self.journal.append(
-            {"k": key, "pid": pid, "t": start_ticks(pid), "at": att.started_at, "log": msg["log"]}
-        )
+        self.journal.append(rec)
         self.running[key] = att
         self.by_pid[pid] = att
         asyncio.get_running_loop().add_reader(r, self._pump, att)
@@ -522,6 +557,12 @@ class Supervisor:
             signal_group(att.pid, signal.SIGKILL)
             loop.call_later(_REAP_POLL_S, self._check_done, att)
             return
+        if att.pipe is not None and not leftovers:
+            # Usually the group is gone and the pipe is at EOF already: read it now rather
+            # than on the next turn of the loop (EOF finishes the attempt from `_pump`).
+            self._pump(att)
+            if att.finished:
+                return
         if att.pipe is not None and now < att.give_up:
             # Output is still draining (`_pump` calls again at EOF); a process that left the
             # group may hold the pipe open, so the wait has a limit.
@@ -549,6 +590,10 @@ class Supervisor:
             result = exit_result(att.status)
             code, sig, reason = result.exit_code, result.signal, att.log_error
         rec = {"k": att.key, "code": code, "sig": sig, "reason": reason, "at": att.stopped_at}
+        meta = att.rec.get("m")
+        if meta is not None:
+            rec["m"] = meta  # the attempt, for a runtime that never recorded its start
+            rec["st"] = att.started_at
         self.journal.append(rec)
         self.exits[att.key] = rec
         del self.running[att.key]
@@ -585,10 +630,7 @@ class Supervisor:
         self._want_sync()
 
     def _state(self) -> JournalState:
-        started = {
-            k: {"k": k, "pid": a.pid, "t": start_ticks(a.pid), "at": a.started_at}
-            for k, a in self.running.items()
-        }
+        started = {k: a.rec for k, a in self.running.items()}
         return JournalState(started=started, exits=dict(self.exits))
 
 

@@ -32,6 +32,10 @@ class RunSpec:
     container: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     network: str | None = None  # a network to join (Docker: the bridge of a multi-node job)
+    # The attempt as the runtime records it (job id, number, compute environment, log stream,
+    # ...): an executor that keeps it with the attempt (the process supervisor's journal) lets
+    # a runtime that died before storing the attempt take it back (RecoveryMixin).
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True, frozen=True)

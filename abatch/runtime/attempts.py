@@ -225,6 +225,7 @@ class AttemptsMixin:
                 "abatch.job-id": job.job_id,
                 "abatch.attempt": str(attempt.number),
             },
+            record=attempt_record(job, attempt),
         )
 
     def log_path(self, stream: str) -> Path:
@@ -250,9 +251,15 @@ class AttemptsMixin:
         if adopted is None:
             # The attempt is on disk before anything starts, so that after a crash the next
             # runtime knows this attempt number was used (and which task id to look for) and
-            # never starts it a second time. Placements of one pass share this commit.
+            # never starts it a second time. Placements of one pass share this commit. An
+            # executor that journals each start with the attempt's record (the process
+            # supervisor) is that disk: recovery takes back what the store missed
+            # (RecoveryMixin._take_back_unrecorded), and the start skips a commit's wait.
             try:
-                await self.store.flush()
+                if not getattr(run.executor, "journals_starts", False):
+                    await self.store.flush()
+                elif self.store.write_error is not None:
+                    raise StateDirError(self.store.write_error)
             except StateDirError as exc:
                 self._store_down(run, str(exc))
                 return
@@ -430,6 +437,23 @@ class AttemptsMixin:
         self.store.mark_attempt(job, attempt)
         self._note_recorded(run)
         self._wake.set()
+
+
+def attempt_record(job: JobRecord, attempt: Attempt) -> dict[str, Any]:
+    """What an executor keeps with an attempt so that recovery can rebuild it (see
+    RecoveryMixin._take_back_unrecorded)."""
+    rec: dict[str, Any] = {
+        "job": job.job_id,
+        "n": attempt.number,
+        "ce": attempt.ce,
+        "log": attempt.log_stream,
+        "created": attempt.created_at,
+    }
+    if attempt.instance_id is not None:
+        rec["inst"] = attempt.instance_id
+    if attempt.gpu_ids:
+        rec["gpus"] = list(attempt.gpu_ids)
+    return rec
 
 
 def kill_orphan(pid: int, job_id: str, attempt: int) -> None:

@@ -12,6 +12,12 @@ recorded the attempt) are stopped.
 
 Exits the process supervisor keeps for a runtime that may have died are released
 (`forget`) in batches, once the store has committed them.
+
+Process attempts start without waiting for the store to commit them: the supervisor
+journals each start with the attempt's record (job id, number, compute environment, log
+stream). An attempt the journal has and the store does not (the runtime died in between) is
+put back on its job when the next runtime loads (`_take_back_unrecorded`), and then adopted
+like any other, so a job never runs twice.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ import anyio
 import anyio.lowlevel
 
 from abatch.executors.base import EngineUnavailableError, Executor, Handle, StartError
-from abatch.model.enums import ExecutorKind
-from abatch.model.job import JobRecord
+from abatch.model.enums import ExecutorKind, JobStatus
+from abatch.model.job import Attempt, JobRecord
+from abatch.scheduler.transitions import transition
 
 from .attempts import REASON_ABANDONED, Running, kill_orphan
 
@@ -64,6 +71,66 @@ class RecoveryMixin:
     _requeue_front: Callable[..., None]
     _now: Callable[[], int]
     _abandon_nodes: Callable[..., None]  # MultiNodeMixin
+
+    async def _take_back_unrecorded(self, jobs: list[JobRecord], now: int) -> None:
+        """Attempts the process supervisor started for `jobs` (just loaded) that the store
+        never recorded: each goes back on its job, which moves on to STARTING, and is adopted
+        with the other orphans. Anything else the supervisor holds is left to the sweep."""
+        executor = next(
+            (
+                self._executor(ce, None)
+                for ce in self.registry.compute_environments.values()
+                if ce.executor is ExecutorKind.PROCESS
+            ),
+            None,
+        )
+        known = getattr(executor, "known", None)
+        if known is None:
+            return
+        by_id = {j.job_id: j for j in jobs}
+        taken = False
+        for rec in await known():
+            meta = rec.get("m")
+            if not isinstance(meta, dict):
+                continue
+            job = by_id.get(str(meta.get("job")))
+            ce = self.registry.compute_environments.get(str(meta.get("ce")))
+            if (
+                job is None
+                or ce is None
+                or ce.executor is not ExecutorKind.PROCESS
+                or job.is_multinode
+                or job.multinode_parent is not None
+                or job.status not in _UNPLACED
+                or meta.get("n") != len(job.attempts) + 1
+            ):
+                continue
+            try:
+                attempt = Attempt(
+                    number=int(meta["n"]),
+                    ce=ce.compute_environment_name,
+                    task_id=str(rec["k"]),
+                    log_stream=str(meta["log"]),
+                    created_at=int(meta["created"]),
+                    started_at=rec.get("st") if rec["state"] == "exited" else rec.get("at"),
+                    pid=rec.get("pid"),
+                    instance_id=meta.get("inst"),
+                    gpu_ids=tuple(str(g) for g in meta.get("gpus") or ()),
+                )
+            except (KeyError, TypeError, ValueError):
+                continue  # not a record this runtime wrote: the sweep stops it
+            # The moves the previous runtime made and never stored, at the time it made them.
+            at = attempt.created_at
+            if job.status is not JobStatus.RUNNABLE:
+                transition(job, JobStatus.RUNNABLE, at)
+            transition(job, JobStatus.STARTING, at)
+            job.attempts.append(attempt)
+            job.ce = attempt.ce
+            self.store.mark_job(job)
+            self.store.mark_attempt(job, attempt)
+            taken = True
+        if taken:
+            await self.store.flush()
 
     async def _recover_orphans(self) -> None:
         orphans, self._orphans = self._orphans, []
@@ -250,6 +317,9 @@ class RecoveryMixin:
             attempt.status_reason = REASON_ABANDONED
             self.store.mark_attempt(job, attempt)
         self._requeue_front(job, now)
+
+
+_UNPLACED = (JobStatus.SUBMITTED, JobStatus.PENDING, JobStatus.RUNNABLE)
 
 
 def _due(executor: Executor, keys: list[str]) -> bool:
