@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from abatch.model.enums import JobStatus
+from abatch.model.enums import ExecutorKind, JobStatus
 from abatch.model.paths import task_id_of
 
 from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, resolve_state_dir
@@ -87,6 +87,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The embedded quickstart lives in site-packages: its state goes to the current directory.
     state_dir = resolve_state_dir(args.state_dir, config.runtime.state_dir if config_arg else None)
     settings = config.runtime.model_copy(update={"state_dir": state_dir})
+    if any(ce.executor is ExecutorKind.PROCESS for ce in config.compute_environments):
+        from abatch.executors.process import prelaunch
+
+        prelaunch(state_dir / "supervisor")  # starts while the runtime loads and applies
     api = None
     if args.keep_running:
         api = api_options(args, settings)

@@ -40,6 +40,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -85,7 +86,7 @@ class AttemptDetachedError(AbatchError):
 class ProcessHandle:
     """One attempt held by the supervisor: its process group and the future of its exit."""
 
-    __slots__ = ("future", "key", "pgid", "pid", "started_at")
+    __slots__ = ("future", "key", "pgid", "pid", "started_at", "waiters")
 
     def __init__(
         self, key: str, pid: int | None, started_at: int | None, future: asyncio.Future[ExitResult]
@@ -95,6 +96,20 @@ class ProcessHandle:
         self.pgid = pid  # each attempt is a session of its own: the leader's pid is the group
         self.started_at = started_at  # epoch ms, from the supervisor
         self.future = future
+        # One future per `wait` call, settled with `future`: a cancelled wait cancels only
+        # its own (what asyncio.shield gives, one turn of the event loop sooner).
+        self.waiters: list[asyncio.Future[ExitResult]] = []
+
+    def settle(self, result: ExitResult | None, error: BaseException | None = None) -> None:
+        """The exit is known (or `error` ends every wait): tell `future` and each waiter."""
+        for fut in (self.future, *self.waiters):
+            if fut.done():
+                continue
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(result)  # type: ignore[arg-type]
+        self.waiters.clear()
 
     @property
     def done(self) -> bool:
@@ -131,6 +146,11 @@ def _resolve(argv0: str, env: Mapping[str, str]) -> str:
     if found is None:
         raise StartError(f'{CANNOT_START}exec: "{argv0}": executable file not found in $PATH')
     return found
+
+
+def _absolute(path: Path) -> str:
+    text = os.fspath(path)
+    return text if text.startswith("/") else os.path.abspath(text)
 
 
 def _own(handle: Handle) -> ProcessHandle:
@@ -186,6 +206,29 @@ def _launch(home: Path) -> bool:
             f"the process supervisor did not start (see {home / 'supervisor.log'})"
         )
     return line.startswith(b"ready")
+
+
+# Daemons being started ahead of the first connection (`prelaunch`), by home directory.
+_PRELAUNCHED: dict[str, threading.Thread] = {}
+
+
+def prelaunch(home: Path) -> None:
+    """Start the supervisor of `home` in the background, so that the interpreter start it
+    costs (~0.1 s) overlaps with whatever the caller does next (`abatch run`: the runtime's
+    imports, the config's apply and submission) instead of delaying the first job. The
+    executor's first connection waits for it. A daemon nobody connects to leaves after
+    supervisor._IDLE_FIRST_S."""
+    key = os.path.abspath(home)
+    if key in _PRELAUNCHED:
+        return
+
+    def launch() -> None:
+        with contextlib.suppress(Exception):  # the executor's own connect reports errors
+            _launch(Path(key))
+
+    thread = threading.Thread(target=launch, name="abatch-supervisor-launch", daemon=True)
+    _PRELAUNCHED[key] = thread
+    thread.start()
 
 
 class _Connection(asyncio.Protocol):
@@ -245,6 +288,9 @@ class ProcessExecutor:
     # Each start is journalled by the supervisor with the attempt's identity (`spec.record`),
     # and `known` returns it: the runtime need not commit an attempt before starting it.
     journals_starts = True
+    # The supervisor writes the logs and says in an exit's reason when the disk cut one
+    # short (supervisor.LOG_DISK_FULL): the runtime need not check the disk itself.
+    reports_full_disk = True
 
     def __init__(self, home: Path, *, max_log_bytes: int = DEFAULT_MAX_LOG_BYTES) -> None:
         self.home = Path(os.path.abspath(home))
@@ -284,6 +330,10 @@ class ProcessExecutor:
                 await loop.sock_connect(sock, name)
             except OSError:
                 sock.close()
+                early = _PRELAUNCHED.pop(str(self.home), None)
+                if early is not None:
+                    await asyncio.to_thread(early.join, _LAUNCH_TIMEOUT_S)
+                    continue  # it is listening now (or failed: then launch it here)
                 if not launch:
                     return None
                 if not await asyncio.to_thread(_launch, self.home):
@@ -340,8 +390,7 @@ class ProcessExecutor:
 
     def _settle(self, handle: ProcessHandle, result: ExitResult) -> None:
         self._running.pop(handle.key, None)
-        if not handle.future.done():
-            handle.future.set_result(result)
+        handle.settle(result)
 
     # ------------------------------------------------------------------ the protocol
 
@@ -356,8 +405,8 @@ class ProcessExecutor:
             "argv": list(spec.argv),
             "exe": executable,
             "env": env,
-            "cwd": os.path.abspath(spec.workdir),
-            "log": os.path.abspath(spec.log_path),
+            "cwd": _absolute(spec.workdir),
+            "log": _absolute(spec.log_path),
             "cap": self.max_log_bytes,
         }
         if spec.record:
@@ -380,8 +429,16 @@ class ProcessExecutor:
         return handle
 
     async def wait(self, handle: Handle) -> ExitResult:
-        # shield: a cancelled waiter must not cancel the result others may still await.
-        return await asyncio.shield(_own(handle).future)
+        own = _own(handle)
+        if own.future.done():
+            return own.future.result()
+        waiter: asyncio.Future[ExitResult] = asyncio.get_running_loop().create_future()
+        own.waiters.append(waiter)
+        try:
+            return await waiter
+        finally:
+            if waiter in own.waiters:
+                own.waiters.remove(waiter)
 
     async def kill(self, handle: Handle, grace_seconds: float) -> None:
         own = _own(handle)
@@ -468,8 +525,8 @@ class ProcessExecutor:
         detached, self._running = self._running, {}
         for handle in detached.values():
             if not handle.future.done():
-                handle.future.set_exception(
-                    AttemptDetachedError(f"attempt {handle.key} is left to the supervisor")
+                handle.settle(
+                    None, AttemptDetachedError(f"attempt {handle.key} is left to the supervisor")
                 )
                 handle.future.exception()  # nobody need be waiting: not an unseen error
         if self._recovering is not None:

@@ -597,7 +597,9 @@ class Supervisor:
         self.journal.append(rec)
         self.exits[att.key] = rec
         del self.running[att.key]
-        line = json.dumps({**rec, "op": "exit"}, separators=(",", ":")).encode() + b"\n"
+        event = {"op": "exit", "k": att.key, "code": code, "sig": sig, "reason": reason}
+        event["at"] = att.stopped_at
+        line = json.dumps(event, separators=(",", ":")).encode() + b"\n"
         for client in self.clients:
             client.send(line)
         self._want_sync()

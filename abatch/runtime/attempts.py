@@ -390,7 +390,8 @@ class AttemptsMixin:
         attempt.stopped_at = now
         attempt.exit_code = result.exit_code
         attempt.reason = result.reason
-        self._note_full_disk(attempt)
+        if not getattr(run.executor, "reports_full_disk", False):
+            self._note_full_disk(attempt)
         pool = self.pools.get(attempt.ce)
         if pool is not None:
             pool.give(job)

@@ -45,6 +45,17 @@ class Registry:
     job_queues: dict[str, JobQueue] = field(default_factory=dict)
     job_definitions: dict[str, list[JobDefinition]] = field(default_factory=dict)
     _aws_cache: dict[tuple[str, int | None, Any], dict[str, Any]] = field(default_factory=dict)
+    # JobQueue.ce_names per queue, for the scheduling pass; a changed queue is a new model.
+    _ce_names: dict[str, tuple[JobQueue, list[str]]] = field(default_factory=dict)
+
+    def ce_names(self, jq: JobQueue) -> list[str]:
+        """`jq.ce_names()`, worked out once per version of the queue (callers must not
+        change the list)."""
+        cached = self._ce_names.get(jq.job_queue_name)
+        if cached is None or cached[0] is not jq:
+            cached = (jq, jq.ce_names())
+            self._ce_names[jq.job_queue_name] = cached
+        return cached[1]
 
     def queue(self, ref: str) -> JobQueue:
         return _lookup(self.job_queues, ref, "job-queue", "job queue")

@@ -347,7 +347,7 @@ class Runtime(
                 dq.popleft()
             jq = self.registry.job_queues.get(name)
             if dq and jq is not None:
-                views.append(QueueView(name, jq.priority, jq.ce_names(), dq))
+                views.append(QueueView(name, jq.priority, self.registry.ce_names(jq), dq))
         views.extend(self._share_views(now))
         decisions = plan(views, self.pools, now, self.new_instance_id)
         self._carry_out(decisions)

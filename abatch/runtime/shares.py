@@ -132,11 +132,12 @@ class SharesMixin:
                 continue
             max_vcpus = sum(
                 ce.max_vcpus
-                for n in jq.ce_names()
+                for n in self.registry.ce_names(jq)
                 if (ce := self.registry.compute_environments.get(n)) is not None
             )
             cap = sq.cap(now, max_vcpus)
-            views.append(QueueView(name, jq.priority, jq.ce_names(), sq.dispatch(now), cap))
+            ces = self.registry.ce_names(jq)
+            views.append(QueueView(name, jq.priority, ces, sq.dispatch(now), cap))
         return views
 
     def share_utilization(self, queue: str) -> dict[str, Any] | None:
