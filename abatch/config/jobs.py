@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from abatch.model.job import SubmitJobRequest
 
-from .lines import KeyPath
+from .lines import KeyPath, LineIndex
 from .messages import report_validation
 from .problems import Problems, did_you_mean, name_hint, show
 from .schema import LEAF, Table, check_keys, table_for
@@ -37,7 +37,12 @@ class ConfigJob:
 
     request: SubmitJobRequest
     depends_on: list[Dependency]
-    line: int | None
+    where: tuple[LineIndex, KeyPath] | None = None  # its `[[job]]` header, for `line`
+
+    @property
+    def line(self) -> int | None:
+        """The line of its `[[job]]` header (looked up when asked: see LineIndex)."""
+        return None if self.where is None else self.where[0].exact(self.where[1])
 
 
 def parse_depends_on(value: object, path: KeyPath, problems: Problems) -> list[Dependency]:
@@ -212,7 +217,7 @@ def job_entry(index: int, item: dict[str, Any], problems: Problems) -> JobEntry:
     name, size = item.get("name"), item.get("array_size")
     job = None
     if request is not None:
-        job = ConfigJob(request, deps, problems.lines.exact(path))
+        job = ConfigJob(request, deps, (problems.lines, path))
         size = request.array_properties.size if request.array_properties else None
     return JobEntry(
         path,
