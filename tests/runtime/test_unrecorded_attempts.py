@@ -150,7 +150,10 @@ def test_reconcile_recognises_a_journalled_process_by_its_environment() -> None:
     env = {"PATH": "/usr/bin:/bin", "AWS_BATCH_JOB_ID": "job-x", "AWS_BATCH_JOB_ATTEMPT": "12"}
     proc = subprocess.Popen(["sleep", "30"], env=env)
     try:
-        assert environ_names(proc.pid, "job-x", "12")
+        deadline = time.monotonic() + 10
+        while not environ_names(proc.pid, "job-x", "12"):  # /proc may lag the exec a little
+            assert time.monotonic() < deadline, "the environment was never recognised"
+            time.sleep(0.01)
         assert not environ_names(proc.pid, "job-x", "1")  # another attempt of the job
         assert not environ_names(proc.pid, "job", "12")  # a prefix of the id is not the id
         assert not environ_names(os.getpid(), "job-x", "12")  # another process
