@@ -187,7 +187,7 @@ class SubmitMixin:
             )
         if "FARGATE" in (jd.platform_capabilities or []):
             raise ClientError(f"{where}; multi-node parallel jobs are not supported on Fargate")
-        for name in jq.ce_names():
+        for name in self.registry.ce_names(jq):
             ce = self.registry.compute_environments.get(name)
             why = multinode_refusal(ce) if ce is not None else None
             if why is not None:
@@ -286,7 +286,7 @@ class SubmitMixin:
     def _check_platform(self, jq: JobQueue, jd: JobDefinition) -> None:
         """A FARGATE definition runs only on a Fargate queue, any other only on an EC2 one."""
         wanted = "FARGATE" if jd.is_fargate else "EC2"
-        ces = [self.registry.compute_environments.get(n) for n in jq.ce_names()]
+        ces = [self.registry.compute_environments.get(n) for n in self.registry.ce_names(jq)]
         platforms = {platform_of(ce) for ce in ces if ce is not None}
         if platforms and wanted not in platforms:
             raise ClientError(
