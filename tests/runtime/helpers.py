@@ -125,3 +125,12 @@ async def wait_status(
         return j.status.is_terminal if status is None else j.status is status
 
     await wait_for(rt, lambda: all(ok(j) for j in jobs), timeout)
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and has not exited (a zombie counts as gone)."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return data[data.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")

@@ -24,7 +24,7 @@ from abatch.runtime import Runtime
 from abatch.runtime.attempts import REASON_TIMEOUT
 from tests.cli.support import ROOT, Abatch, toml_str
 
-from .helpers import jd, req, runtime, wait_status
+from .helpers import alive, jd, req, runtime, wait_status
 
 S = JobStatus
 
@@ -116,14 +116,6 @@ def run_then_kill(tmp: Path, cfg: Path, ready: Callable[[], bool]) -> None:
 def the_job(rt: Runtime) -> JobRecord:
     (job,) = [j for j in rt.jobs.values() if j.job_name == "survivor"]
     return job
-
-
-def alive(pid: int) -> bool:
-    try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    return data[data.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")
 
 
 async def test_running_job_is_adopted_after_kill_minus_9(tmp_path: Path) -> None:

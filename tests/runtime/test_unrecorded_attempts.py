@@ -24,7 +24,7 @@ from abatch.model.paths import log_file
 from abatch.model.runspec import RunSpec
 from abatch.runtime import Runtime
 
-from .helpers import ce, runtime, wait_status
+from .helpers import alive, ce, jd, req, runtime, wait_status
 
 S = JobStatus
 TASK = "0123456789abcdef0123456789abcdef"
@@ -32,8 +32,6 @@ TASK = "0123456789abcdef0123456789abcdef"
 
 async def _runnable_job(tmp: Path, command: list[str]) -> str:
     """A stored job, RUNNABLE on a disabled compute environment (nothing places it)."""
-    from .helpers import jd, req
-
     async with runtime(tmp, setup=True) as rt:
         await rt.put_compute_environment(ce(state="DISABLED"))
         await rt.register_job_definition(jd("work", command=command))
@@ -127,17 +125,9 @@ async def test_journal_entry_for_another_attempt_number_is_stopped(tmp_path: Pat
         job = _job(rt, job_id)
         assert job.status is S.RUNNABLE and not job.attempts  # not its attempt: left alone
         deadline = time.monotonic() + 20
-        while _alive(pid):  # the start-up sweep stops what belongs to no attempt
+        while alive(pid):  # the start-up sweep stops what belongs to no attempt
             assert time.monotonic() < deadline, "the unknown attempt was not stopped"
             await anyio.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    return data[data.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")
 
 
 def test_reconcile_recognises_a_journalled_process_by_its_environment() -> None:
