@@ -473,10 +473,8 @@ class ProcessExecutor:
     async def containers(self) -> list[str]:
         """Keys of the attempts the supervisor holds running (for the runtime's start-up
         sweep). Starts no supervisor unless a journal is left to reconcile."""
-        journal = self.home / "journal"
-        launch = journal.exists() and journal.stat().st_size > 0
         try:
-            conn = await self._connection(launch=launch)
+            conn = await self._connection(launch=self._journal_left())
             if conn is None:
                 return []
             reply = await conn.ask({"op": "list"})
@@ -484,13 +482,19 @@ class ProcessExecutor:
             return []
         return [str(k) for k in reply.get("keys", [])]
 
+    def _journal_left(self) -> bool:
+        """Whether a supervisor journal with records is left (one to replay or reconcile)."""
+        try:
+            return (self.home / "journal").stat().st_size > 0
+        except FileNotFoundError:
+            return False
+
     async def known(self) -> list[dict[str, Any]]:
         """Every attempt the supervisor holds, running or exited and not yet forgotten, as
         journalled: `k`, `m` (the `record` it was started with, if any), `state` ("running"
         or "exited") and, for an exit, `code`, `sig`, `reason`, `at` and `st`. Starts no
         supervisor unless a journal is left to replay."""
-        journal = self.home / "journal"
-        if not (journal.exists() and journal.stat().st_size > 0):
+        if not self._journal_left():
             return []
         try:
             conn = await self._connection()

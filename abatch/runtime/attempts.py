@@ -258,10 +258,13 @@ class AttemptsMixin:
             # supervisor) is that disk: recovery takes back what the store missed
             # (RecoveryMixin._take_back_unrecorded), and the start skips a commit's wait.
             try:
-                if not getattr(run.executor, "journals_starts", False):
+                if getattr(run.executor, "journals_starts", False):
+                    # No commit to wait for, but nothing starts while the store cannot write.
+                    if self.store.write_error is not None:
+                        self._store_down(run, self.store.write_error)
+                        return
+                else:
                     await self.store.flush()
-                elif self.store.write_error is not None:
-                    raise StateDirError(self.store.write_error)
             except StateDirError as exc:
                 self._store_down(run, str(exc))
                 return

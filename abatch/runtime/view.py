@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SORTS",
-    "CeLine",
+    "CeRow",
     "InstanceInfo",
     "PageFilter",
     "QueueLine",
@@ -130,14 +130,17 @@ class QueueLine:
 
 
 @dataclass(frozen=True, slots=True)
-class CeLine:
+class CeRow:
+    """A compute environment and what is in use of its capacity (also the terminal UI's row,
+    whether the runtime is local or attached over the API)."""
+
     name: str
     state: str
     kind: str  # MANAGED EC2, FARGATE, UNMANAGED...
     vcpus: tuple[float, float]  # used, capacity
     memory: tuple[int, int]
     gpus: tuple[int, int]
-    note: str | None  # why it takes no jobs right now
+    note: str | None = None  # why it takes no jobs right now
 
 
 def queue_lines(rt: Runtime) -> list[QueueLine]:
@@ -148,7 +151,7 @@ def queue_lines(rt: Runtime) -> list[QueueLine]:
     ]
 
 
-def ce_lines(rt: Runtime) -> list[CeLine]:
+def ce_lines(rt: Runtime) -> list[CeRow]:
     """The compute environments by name, with what is in use of their capacity."""
     rows = []
     for name, ce in sorted(rt.registry.compute_environments.items()):
@@ -158,7 +161,7 @@ def ce_lines(rt: Runtime) -> list[CeLine]:
         if cr is not None:
             kind += f" {cr.type.value}"
         rows.append(
-            CeLine(
+            CeRow(
                 name=name,
                 state=ce.state.value,
                 kind=kind,

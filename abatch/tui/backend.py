@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from abatch.model.enums import JobStatus
-from abatch.runtime.view import SORTS, PageFilter
+from abatch.runtime.view import SORTS, CeRow, PageFilter
 
 LogCursor = int | str
 
@@ -89,17 +89,6 @@ class QueueRow:
     priority: int
     compute_environments: tuple[str, ...]
     counts: dict[JobStatus, int]
-
-
-@dataclass(frozen=True, slots=True)
-class CeRow:
-    name: str
-    state: str
-    kind: str  # MANAGED EC2, FARGATE, UNMANAGED...
-    vcpus: tuple[float, float]  # used, capacity
-    memory: tuple[int, int]
-    gpus: tuple[int, int]
-    note: str | None = None  # why it takes no jobs right now
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,10 +134,7 @@ class LocalBackend:
         ]
 
     async def compute_environments(self) -> list[CeRow]:
-        return [
-            CeRow(c.name, c.state, c.kind, c.vcpus, c.memory, c.gpus, c.note)
-            for c in view.ce_lines(self.rt)
-        ]
+        return view.ce_lines(self.rt)
 
     async def instances(self) -> list[InstanceRow]:
         return [instance_from_doc(i.to_json()) for i in view.instances(self.rt)]

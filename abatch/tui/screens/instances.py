@@ -4,36 +4,23 @@ it has, and the jobs on it; `x` reclaims a Spot instance (after asking), as EC2 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..backend import InstanceRow
 from ..rows import instance_cells
+from .live import LiveScreen
 from .modals import ConfirmScreen
 
-if TYPE_CHECKING:
-    from ..app import AbatchApp
 
-REDRAW_EVERY = 0.5
-
-
-class InstancesScreen(Screen[None]):
+class InstancesScreen(LiveScreen):
     BINDINGS = [Binding("x", "reclaim", "Reclaim Spot")]
 
     def __init__(self) -> None:
         super().__init__()
-        self._dirty = True
-        self._busy = False
         self.rows: dict[str, InstanceRow] = {}
-
-    @property
-    def abatch(self) -> AbatchApp:
-        return cast("AbatchApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -46,28 +33,11 @@ class InstancesScreen(Screen[None]):
         self.query_one(DataTable).add_columns(
             "COMPUTE ENVIRONMENT", "INSTANCE", "TYPE", "LIFECYCLE", "VCPU", "MEMORY", "GPU", "JOBS"
         )
-        self.abatch.on_change(self.mark_dirty)
-        self.set_interval(REDRAW_EVERY, self._tick)
         self.query_one(DataTable).focus()
-        await self.reload()
-
-    def on_unmount(self) -> None:
-        self.abatch.off_change(self.mark_dirty)
-
-    def mark_dirty(self) -> None:
-        self._dirty = True
-
-    async def _tick(self) -> None:
-        if self._dirty and not self._busy:
-            self._dirty = False
-            await self.reload()
+        await self.start_live()
 
     async def reload(self) -> None:
-        self._busy = True
-        try:
-            rows = await self.abatch.backend.instances()
-        finally:
-            self._busy = False
+        rows = await self.abatch.backend.instances()
         self.rows = {r.instance_id: r for r in rows}
         table = self.query_one(DataTable)
         at = table.cursor_row

@@ -3,23 +3,16 @@ environments (vCPU, memory and GPU in use against capacity)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..rows import ce_cells, queue_cells
+from .live import LiveScreen
 from .modals import ConfirmScreen
 
-if TYPE_CHECKING:
-    from ..app import AbatchApp
 
-REDRAW_EVERY = 0.5
-
-
-class QueuesScreen(Screen[None]):
+class QueuesScreen(LiveScreen):
     BINDINGS = [
         Binding("e", "toggle_state", "Enable/disable"),
         Binding("enter", "open_queue", "Jobs of queue", show=False),
@@ -27,14 +20,8 @@ class QueuesScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self._dirty = True
-        self._busy = False
         self.queue_states: dict[str, str] = {}
         self.ce_states: dict[str, str] = {}
-
-    @property
-    def abatch(self) -> AbatchApp:
-        return cast("AbatchApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -51,30 +38,13 @@ class QueuesScreen(Screen[None]):
         self.query_one("#ces", DataTable).add_columns(
             "COMPUTE ENVIRONMENT", "STATE", "TYPE", "VCPU", "MEMORY", "GPU", "NOTE"
         )
-        self.abatch.on_change(self.mark_dirty)
-        self.set_interval(REDRAW_EVERY, self._tick)
         self.query_one("#queues").focus()
-        await self.reload()
-
-    def on_unmount(self) -> None:
-        self.abatch.off_change(self.mark_dirty)
-
-    def mark_dirty(self) -> None:
-        self._dirty = True
-
-    async def _tick(self) -> None:
-        if self._dirty and not self._busy:
-            self._dirty = False
-            await self.reload()
+        await self.start_live()
 
     async def reload(self) -> None:
-        self._busy = True
-        try:
-            backend = self.abatch.backend
-            queues = await backend.queues()
-            ces = await backend.compute_environments()
-        finally:
-            self._busy = False
+        backend = self.abatch.backend
+        queues = await backend.queues()
+        ces = await backend.compute_environments()
         self.queue_states = {q.name: q.state for q in queues}
         self.ce_states = {c.name: c.state for c in ces}
         for table_id, rows in (
