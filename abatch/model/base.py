@@ -94,6 +94,8 @@ _ARN_RE = re.compile(r"^arn:[a-z-]+:batch:[a-z0-9-]*:\d*:(?P<kind>[a-z-]+)/(?P<r
 
 def name_from_ref(ref: str, kind: str) -> str:
     """A name from a name or an ARN of the given kind ('job-queue', 'compute-environment', …)."""
+    if not ref.startswith("arn:"):
+        return ref  # a plain name (most references): no regex on the submission path
     m = _ARN_RE.match(ref)
     if m is None:
         return ref
