@@ -123,21 +123,22 @@ class QueriesMixin:
         if next_token is not None:
             try:
                 if q.queue is not None:
-                    at, job_id = decode_token(next_token, "jobs")
-                    q.after = (int(at), str(job_id))
+                    at, rowid = decode_token(next_token, "jobs")
+                    q.after = (int(at), int(rowid))
                 else:
                     q.after_index = int(decode_token(next_token, "children"))
             except (TypeError, ValueError):
                 raise ClientError("nextToken is not valid for this request") from None
         q.limit = limit + 1
         await self.store.flush_for_read()
-        jobs = await self.store.list_jobs_page(q)
+        page = await self.store.list_jobs_page(q)
+        jobs = [job for _, job in page]
         if len(jobs) <= limit:
             return jobs, None
         jobs = jobs[:limit]
         last = jobs[-1]
         if q.queue is not None:
-            token = encode_token("jobs", [last.created_at, last.job_id])
+            token = encode_token("jobs", [last.created_at, page[limit - 1][0]])
         else:
             token = encode_token("children", int(last.job_id.rsplit(q.sep, 1)[1]))
         return jobs, token

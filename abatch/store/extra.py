@@ -48,7 +48,7 @@ class JobQuery:
     created_before: int | None = None
     created_after: int | None = None
     share_identifier: str | None = None
-    after: tuple[int, str] | None = None  # queue listing: (created_at, job_id) of the last row
+    after: tuple[int, int] | None = None  # queue listing: (created_at, rowid) of the last row
     after_index: int | None = None  # children: index of the last row
     limit: int = 1000
 
@@ -147,9 +147,10 @@ class ApiStoreMixin:
 
     # ------------------------------------------------------------------ ListJobs
 
-    async def list_jobs_page(self, q: JobQuery) -> list[JobRecord]:
-        """Up to `q.limit` jobs with their attempts: a queue's newest first, or an array's
-        children (a multi-node job's nodes) by index."""
+    async def list_jobs_page(self, q: JobQuery) -> list[tuple[int, JobRecord]]:
+        """Up to `q.limit` jobs with their attempts, each with its rowid: a queue's newest
+        first (ties of createdAt in reverse creation order), or an array's children (a
+        multi-node job's nodes) by index."""
         where: list[str] = []
         args: list[Any] = []
         if q.parent is not None:
@@ -166,15 +167,18 @@ class ApiStoreMixin:
             where.append(f"job_queue=? AND {TOP_LEVEL}")
             args.append(q.queue)
             if q.after is not None:
-                where.append("(created_at, job_id) < (?, ?)")  # a range on the index
+                where.append("(created_at, rowid) < (?, ?)")  # a range on the index
                 args += [q.after[0], q.after[1]]
-            order, order_args = " ORDER BY created_at DESC, job_id DESC", []
+            order, order_args = " ORDER BY created_at DESC, rowid DESC", []
         self._filters(q, where, args, by_key=q.parent is not None)
-        sql = f"SELECT {codec.JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)}{order} LIMIT ?"
+        sql = (
+            f"SELECT rowid, {codec.JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)}"
+            f"{order} LIMIT ?"
+        )
         rows = await self._run(_fetch, sql, (*args, *order_args, q.limit))
-        jobs = [codec.job_from_row(r) for r in rows]
+        jobs = [codec.job_from_row(r[1:]) for r in rows]
         await self._attach_attempts(jobs)
-        return jobs
+        return [(int(r[0]), job) for r, job in zip(rows, jobs, strict=True)]
 
     @staticmethod
     def _filters(q: JobQuery, where: list[str], args: list[Any], by_key: bool) -> None:

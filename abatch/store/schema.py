@@ -120,6 +120,18 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE attempts ADD COLUMN gpu_ids TEXT NOT NULL DEFAULT '';
     """,
+    # 7: ListJobs breaks ties of createdAt by rowid (creation order), not by job id. The jobs
+    # of one submission share their createdAt, so keys ending in a random job id made every
+    # insert land at a random place in both indexes (100,000 jobs: 1.9 s of inserts, 1.0 s
+    # without these two); a rowid (the index's implicit last column) only ever appends.
+    """
+    DROP INDEX jobs_top_by_queue_status;
+    DROP INDEX jobs_top_by_queue;
+    CREATE INDEX jobs_top_by_queue_status ON jobs (job_queue, status, created_at)
+        WHERE instr(job_id, ':') = 0 AND instr(job_id, '#') = 0;
+    CREATE INDEX jobs_top_by_queue ON jobs (job_queue, created_at)
+        WHERE instr(job_id, ':') = 0 AND instr(job_id, '#') = 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
