@@ -72,7 +72,7 @@ class RecoveryMixin:
     _now: Callable[[], int]
     _abandon_nodes: Callable[..., None]  # MultiNodeMixin
 
-    async def _take_back_unrecorded(self, jobs: list[JobRecord], now: int) -> None:
+    async def _take_back_unrecorded(self, jobs: list[JobRecord]) -> None:
         """Attempts the process supervisor started for `jobs` (just loaded) that the store
         never recorded: each goes back on its job, which moves on to STARTING, and is adopted
         with the other orphans. Anything else the supervisor holds is left to the sweep."""

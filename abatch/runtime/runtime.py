@@ -182,7 +182,7 @@ class Runtime(
         self._seq_lo = min(min(seqs) - 1, -1)
         for job in jobs:
             self.jobs[job.job_id] = job
-        await self._take_back_unrecorded(jobs, now)
+        await self._take_back_unrecorded(jobs)
         await self._load_nodes(jobs)
         jobs = [j for j in jobs if j.multinode_parent is None]  # nodes follow their job
         await self._rebuild_graph(jobs)
