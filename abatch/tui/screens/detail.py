@@ -4,7 +4,6 @@ states with times, why it waits and its place in the queue."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, cast
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -12,15 +11,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from ..backend import JobInfo
 from ..rows import counts_text, duration, stamp, status_text
 from . import actions
-
-if TYPE_CHECKING:
-    from ..app import AbatchApp
+from .live import LiveScreen
 
 SKIP = {"attempts", "container", "jobArn", "arrayProperties"}
 
@@ -112,7 +108,7 @@ def render_info(info: JobInfo, now_ms: int | None = None) -> RenderableType:
     return Group(*parts)
 
 
-class DetailScreen(Screen[None]):
+class DetailScreen(LiveScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("l", "logs", "Logs"),
@@ -121,16 +117,13 @@ class DetailScreen(Screen[None]):
         Binding("r", "resubmit", "Re-submit"),
         Binding("a", "children", "Array children"),
     ]
+    redraw_every = 1.0
 
     def __init__(self, job_id: str) -> None:
         super().__init__()
         self.job_id = job_id
         self.info: JobInfo | None = None
-        self._dirty = False
-
-    @property
-    def abatch(self) -> AbatchApp:
-        return cast("AbatchApp", self.app)
+        self._dirty = False  # loaded on mount
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -139,20 +132,7 @@ class DetailScreen(Screen[None]):
         yield Footer()
 
     async def on_mount(self) -> None:
-        self.abatch.on_change(self.mark_dirty)
-        self.set_interval(1.0, self._tick)
-        await self.reload()
-
-    def on_unmount(self) -> None:
-        self.abatch.off_change(self.mark_dirty)
-
-    def mark_dirty(self) -> None:
-        self._dirty = True
-
-    async def _tick(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            await self.reload()
+        await self.start_live()
 
     async def reload(self) -> None:
         info = await self.abatch.backend.job_info(self.job_id)

@@ -1,6 +1,6 @@
 """A screen that redraws from the backend when the runtime says something changed: changes
-mark it dirty, and a timer reloads it at most every REDRAW_EVERY seconds, never two loads at
-once. The queues and instances views are such screens."""
+mark it dirty, and a timer reloads it at most every `redraw_every` seconds, never two loads
+at once. The queues, instances and job detail views are such screens."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from textual.screen import Screen
 if TYPE_CHECKING:
     from ..app import AbatchApp
 
-REDRAW_EVERY = 0.5
-
 
 class LiveScreen(Screen[None]):
+    redraw_every = 0.5  # seconds
+
     def __init__(self) -> None:
         super().__init__()
         self._dirty = True
@@ -32,7 +32,7 @@ class LiveScreen(Screen[None]):
     async def start_live(self) -> None:
         """From `on_mount`, once the tables have their columns: follow changes, load now."""
         self.abatch.on_change(self.mark_dirty)
-        self.set_interval(REDRAW_EVERY, self._tick)
+        self.set_interval(self.redraw_every, self._tick)
         await self.reload()
 
     def on_unmount(self) -> None:
