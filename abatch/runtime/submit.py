@@ -28,6 +28,7 @@ from abatch.model.strict import strict_problems
 from abatch.scheduler.nodes import multinode_refusal, node_environment, node_layout
 from abatch.scheduler.resolve import effective_spec, resources_of
 
+from .bulk import collector_paused
 from .graph import ArrayState, Graph, RecentlyFinished
 from .lifecycle import platform_of
 
@@ -66,28 +67,30 @@ class SubmitMixin:
     async def submit_many(self, reqs: list[SubmitJobRequest]) -> list[JobRecord]:
         """Submit all or none: every request is checked before any is stored. Returns the
         submitted jobs (array parents, not their children)."""
-        batch = Batch(self._now())
-        await self._known_statuses(batch, reqs)
-        for r in reqs:
-            self._prepare(r, batch)
-        await self._commit(batch)
-        return batch.top
+        with collector_paused():
+            batch = Batch(self._now())
+            await self._known_statuses(batch, reqs)
+            for r in reqs:
+                self._prepare(r, batch)
+            await self._commit(batch)
+            return batch.top
 
     async def submit_config_jobs(self, config_jobs: list[ConfigJob]) -> list[JobRecord]:
         """Jobs of a config in dependency order; `depends_on` names become job ids."""
         from abatch.model.job import JobDependency
 
-        batch = Batch(self._now())
-        ids: dict[str, str] = {}
-        for cj in config_jobs:
-            deps = [
-                JobDependency(job_id=ids[name] if name is not None else None, type=kind)
-                for name, kind in cj.depends_on
-            ]
-            req = cj.request.model_copy(update={"depends_on": deps or None})
-            ids[req.job_name] = self._prepare(req, batch).job_id
-        await self._commit(batch)
-        return batch.top
+        with collector_paused():
+            batch = Batch(self._now())
+            ids: dict[str, str] = {}
+            for cj in config_jobs:
+                deps = [
+                    JobDependency(job_id=ids[name] if name is not None else None, type=kind)
+                    for name, kind in cj.depends_on
+                ]
+                req = cj.request.model_copy(update={"depends_on": deps or None})
+                ids[req.job_name] = self._prepare(req, batch).job_id
+            await self._commit(batch)
+            return batch.top
 
     # ------------------------------------------------------------------ internals
 
