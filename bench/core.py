@@ -63,25 +63,37 @@ def timed(cmd: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def write_config(tmp: str, jobs: int) -> Path:
+    cfg = Path(tmp) / f"bench-{jobs}.toml"
+    text = CONFIG.format(state=f"{tmp}/state-{jobs}")
+    text += "".join(
+        f'[[job]]\nname = "t{i}"\njob_queue = "q"\njob_definition = "true"\n'
+        for i in range(jobs)
+    )
+    cfg.write_text(text)
+    return cfg
+
+
 def throughput(jobs: int, rounds: int, where: str | None) -> None:
     # An installed abatch has its bytecode compiled (pip does it); a checkout run with
     # PYTHONDONTWRITEBYTECODE (as on these VMs) would compile ~100 modules on every start.
     package = Path(__file__).resolve().parents[1] / "abatch"
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
-    bare_rates, abatch_rates = [], []
+    bare_rates, abatch_rates, fixed, ceilings = [], [], [], []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(dir=where) as tmp:
-            cfg = Path(tmp) / "bench.toml"
-            text = CONFIG.format(state=f"{tmp}/state")
-            text += "".join(
-                f'[[job]]\nname = "t{i}"\njob_queue = "q"\njob_definition = "true"\n'
-                for i in range(jobs)
-            )
-            cfg.write_text(text)
+            cfg, one = write_config(tmp, jobs), write_config(tmp, 1)
             bare = timed([sys.executable, "-c", BARE, str(jobs)])
             run = timed([sys.executable, "-m", "abatch", "run", str(cfg), "--json"])
+            # The fixed cost: one job each way (start-up, config, store, daemon, stop).
+            bare_one = timed([sys.executable, "-c", BARE, "1"])
+            run_one = timed([sys.executable, "-m", "abatch", "run", str(one), "--json"])
         bare_rates.append(jobs / bare)
         abatch_rates.append(jobs / run)
+        fixed.append(run_one - bare_one)
+        # The best ratio abatch could reach if each job after start-up cost it no more
+        # than it costs the bare loop.
+        ceilings.append(bare / (bare + run_one - bare_one))
     # These machines drift by +-25% from minute to minute: compare each abatch run with the
     # bare run just before it, and report the median of those paired ratios.
     ratios = [a / b for a, b in zip(abatch_rates, bare_rates, strict=True)]
@@ -96,6 +108,10 @@ def throughput(jobs: int, rounds: int, where: str | None) -> None:
     print(
         f"  ratio             : {statistics.median(ratios):8.2f}   (median of paired runs; "
         f"each: {', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.80)"
+    )
+    print(
+        f"  fixed cost        : {statistics.median(fixed):8.2f} s (a 1-job abatch run minus a "
+        f"1-job bare run); ceiling it leaves: {statistics.median(ceilings):.2f}"
     )
 
 
