@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -67,8 +68,7 @@ def write_config(tmp: str, jobs: int) -> Path:
     cfg = Path(tmp) / f"bench-{jobs}.toml"
     text = CONFIG.format(state=f"{tmp}/state-{jobs}")
     text += "".join(
-        f'[[job]]\nname = "t{i}"\njob_queue = "q"\njob_definition = "true"\n'
-        for i in range(jobs)
+        f'[[job]]\nname = "t{i}"\njob_queue = "q"\njob_definition = "true"\n' for i in range(jobs)
     )
     cfg.write_text(text)
     return cfg
@@ -80,20 +80,25 @@ def throughput(jobs: int, rounds: int, where: str | None) -> None:
     package = Path(__file__).resolve().parents[1] / "abatch"
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
     bare_rates, abatch_rates, fixed, ceilings = [], [], [], []
-    for _ in range(rounds):
-        with tempfile.TemporaryDirectory(dir=where) as tmp:
+    # Each round's state directory is removed only at the end: on an ext4 without a journal
+    # (this VM's root) every file created in the minute after thousands were deleted costs
+    # a scan past them (the kernel's recently_deleted check), so removing one round's 4,000
+    # files would slow the next round's file creation, and that is the bench's doing.
+    with contextlib.ExitStack() as rounds_dirs:
+        for _ in range(rounds):
+            tmp = rounds_dirs.enter_context(tempfile.TemporaryDirectory(dir=where))
             cfg, one = write_config(tmp, jobs), write_config(tmp, 1)
             bare = timed([sys.executable, "-c", BARE, str(jobs)])
             run = timed([sys.executable, "-m", "abatch", "run", str(cfg), "--json"])
             # The fixed cost: one job each way (start-up, config, store, daemon, stop).
             bare_one = timed([sys.executable, "-c", BARE, "1"])
             run_one = timed([sys.executable, "-m", "abatch", "run", str(one), "--json"])
-        bare_rates.append(jobs / bare)
-        abatch_rates.append(jobs / run)
-        fixed.append(run_one - bare_one)
-        # The best ratio abatch could reach if each job after start-up cost it no more
-        # than it costs the bare loop.
-        ceilings.append(bare / (bare + run_one - bare_one))
+            bare_rates.append(jobs / bare)
+            abatch_rates.append(jobs / run)
+            fixed.append(run_one - bare_one)
+            # The best ratio abatch could reach if each job after start-up cost it no more
+            # than it costs the bare loop.
+            ceilings.append(bare / (bare + run_one - bare_one))
     # These machines drift by +-25% from minute to minute: compare each abatch run with the
     # bare run just before it, and report the median of those paired ratios.
     ratios = [a / b for a, b in zip(abatch_rates, bare_rates, strict=True)]
