@@ -332,7 +332,7 @@ class Supervisor:
                 if exc.filename is None or os.fspath(exc.filename) != cwd:
                     raise
                 try:
-                    Path(cwd).mkdir(mode=0o750, parents=True, exist_ok=True)
+                    Path(cwd).mkdir(mode=0o700, parents=True, exist_ok=True)
                 except OSError as mk:
                     raise _Refused(
                         f'{CANNOT_START}cannot create working directory "{cwd}": {describe(mk)}'
@@ -400,11 +400,11 @@ class Supervisor:
         try:
             if parent in self.log_dirs:
                 try:
-                    return os.open(path, flags, 0o640)
+                    return os.open(path, flags, 0o600)
                 except FileNotFoundError:
                     self.log_dirs.discard(parent)
             parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, flags, 0o640)
+            fd = os.open(path, flags, 0o600)
         except OSError as exc:
             raise _Refused(
                 f'{CANNOT_START}cannot open log file "{path}": {describe(exc)}'

@@ -165,15 +165,17 @@ async def test_stdout_and_stderr_land_in_the_log_in_order(tmp_path: Path) -> Non
     assert spec.log_path.read_text() == "earlier attempt\none\ntwo\nthree\nfour\n"
 
 
-async def test_log_file_is_created_with_mode_0640(tmp_path: Path) -> None:
+async def test_log_file_and_working_directory_are_the_owners_only(tmp_path: Path) -> None:
+    """Made by the supervisor when the runtime did not make them ahead: the same modes as
+    runtime.prepared's (a job's output may hold its secrets), whatever the umask."""
     old = os.umask(0o022)
     try:
         spec = make_spec(tmp_path, "true")
         assert await run(spec) == ExitResult(exit_code=0)
     finally:
         os.umask(old)
-    assert stat.S_IMODE(spec.log_path.stat().st_mode) == 0o640
-    assert stat.S_IMODE(spec.workdir.stat().st_mode) == 0o750
+    assert stat.S_IMODE(spec.log_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(spec.workdir.stat().st_mode) == 0o700
 
 
 async def test_working_directory_is_created_and_used(tmp_path: Path) -> None:
