@@ -1,8 +1,9 @@
 """Attempt files made ahead of time, off the event loop.
 
 Each attempt needs a working directory and a log file. Creating them costs 0.05-0.6 ms each
-on this kind of disk (ext4 journal; measured in bench/core.py's notes), more than spawning the
-job, and it would block the event loop. A background thread keeps a small pool of task ids
+on this project's VMs (a journal-less ext4, where each new inode first skips the ones deleted
+in the last minute; README, Benchmarks), more than spawning the job, and it would block the
+event loop. A background thread keeps a small pool of task ids
 whose files already exist; placing an attempt takes one, and the pool refills behind it.
 The pool starts small and doubles each time it runs half empty: a one-job run makes 16
 pairs of files, not 256 (on this VM's root filesystem the extra 480 creations and removals
