@@ -88,15 +88,10 @@ def compute_environment_detail(ce: ComputeEnvironment, rt: Runtime) -> dict[str,
     tags = ce_tags(ce)
     if tags:
         out["tags"] = tags
-    pool = rt.pools.get(ce.compute_environment_name)
-    if (
-        pool is not None
-        and pool.fleet is not None
-        and pool.fleet.managed
-        and "computeResources" in out
-    ):
+    desired = rt.desired_vcpus(ce.compute_environment_name)
+    if desired is not None and "computeResources" in out:
         # desiredvCpus follows demand: the vCPUs of the instances running now.
-        out["computeResources"]["desiredvCpus"] = round(pool.fleet.total_vcpus)
+        out["computeResources"]["desiredvCpus"] = desired
     return out
 
 

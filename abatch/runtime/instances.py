@@ -249,6 +249,17 @@ class InstancesMixin:
 
     # ------------------------------------------------------------------ reads
 
+    def desired_vcpus(self, ce: str) -> int | None:
+        """A managed compute environment's desiredvCpus: the vCPUs of its running instances,
+        rising as instances launch for demand and falling as idle ones retire (down to what
+        minvCpus keeps). None for a compute environment without instances of its own."""
+        if ce not in self.registry.compute_environments:
+            raise NotFoundError(f"compute environment {ce!r} does not exist")
+        pool = self.pools.get(ce)
+        if pool is None or pool.fleet is None or not pool.fleet.managed:
+            return None
+        return round(pool.fleet.total_vcpus)
+
     def instances(self, ce: str | None = None) -> list[InstanceInfo]:
         """Every instance (and declared host), by compute environment, oldest first."""
         if ce is not None and ce not in self.registry.compute_environments:

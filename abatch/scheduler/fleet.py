@@ -24,7 +24,10 @@ Rules (documented in the README, "Compute environments"):
     the smallest type that holds the job, so the total exceeds maxvCpus by at most one
     instance (reference §1.1);
 - a job needing more vCPUs than maxvCpus, or more than every allowed type offers, can never
-  run (MISCONFIGURATION, see placement.py).
+  run (MISCONFIGURATION, see placement.py);
+- the idle instances that stay for minvCpus are chosen by size (the smallest that covers
+  what is missing, else the largest), never by which went idle first, so the total falls
+  back to minvCpus when instances of that size are there.
 """
 
 from __future__ import annotations
@@ -198,8 +201,9 @@ class Fleet:
         self, now: int, new_id: Callable[[], str]
     ) -> tuple[list[Instance], list[Instance], int | None]:
         """(launched, retired, when to look again): retire instances idle for `idle_ms`
-        (or idle while the total is above maxvCpus) as long as the total stays at or above
-        minvCpus, and launch the smallest types while it is below."""
+        (or idle while the total is above maxvCpus), except the idle ones kept for minvCpus
+        (see `_kept_for_min`), and launch the smallest types while the total is below
+        minvCpus."""
         if not self.managed:
             return [], [], None
         retired: list[Instance] = []
@@ -211,10 +215,14 @@ class Fleet:
         for inst in idle:
             if inst.idle_since is None:
                 inst.idle_since = now
+        kept = self._kept_for_min(idle)
+        for inst in idle:
+            if inst.instance_id in kept:
+                continue
             total = self.total_vcpus
             if total - inst.vcpus < self.min_vcpus - EPS:
                 continue
-            due = inst.idle_since + self.idle_ms
+            due = (now if inst.idle_since is None else inst.idle_since) + self.idle_ms
             if due <= now or total > self.max_vcpus + EPS:
                 self.instances.pop(inst.instance_id)
                 retired.append(inst)
@@ -231,6 +239,26 @@ class Fleet:
             inst.idle_since = now
             launched.append(inst)
         return launched, retired, wake_at
+
+    def _kept_for_min(self, idle: list[Instance]) -> set[str]:
+        """The idle instances (ids) that stay to hold minvCpus, whatever their idle time:
+        none when the busy instances cover it; otherwise, while vCPUs are missing, the
+        smallest idle instance that covers what is missing on its own, else the largest (then
+        the longest idle). So the fleet comes back down to minvCpus, or as close above it as
+        its instances allow, whichever instance happened to go idle first."""
+        need = self.min_vcpus - sum(i.vcpus for i in self.instances.values() if i.jobs)
+        left = list(idle)  # longest idle first
+        kept: set[str] = set()
+        while need > EPS and left:
+            covering = [i for i in left if i.vcpus >= need - EPS]
+            if covering:
+                pick = min(covering, key=lambda i: i.vcpus)
+            else:
+                pick = max(left, key=lambda i: i.vcpus)
+            left.remove(pick)
+            kept.add(pick.instance_id)
+            need -= pick.vcpus
+        return kept
 
 
 def _per_vcpu(t: InstanceType) -> float:

@@ -1,6 +1,7 @@
 """Instances over the API on a real loopback server: ListInstances and ReclaimInstance (local
 operations) through ApiClient and the `abatch instances` / `abatch reclaim` commands, and
-desiredvCpus in DescribeComputeEnvironments through a real boto3 client."""
+desiredvCpus in DescribeComputeEnvironments through a real boto3 client: up with demand, and
+back down to 0 or to minvCpus once the instances have been idle (a fake clock moved on)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from abatch.model.enums import JobStatus
 from abatch.model.errors import ClientError
 from abatch.model.resources import ComputeEnvironment
 from abatch.model.runspec import RunSpec
-from tests.runtime.helpers import jd, jq, req, runtime, wait_for
+from tests.runtime.helpers import FakeClock, jd, jq, req, runtime, wait_for, wait_status
 
 from .helpers import client, serving
 
@@ -107,3 +108,65 @@ async def test_list_and_reclaim_over_the_api_and_the_cli(
             assert await in_thread(main, ["instances", "--ce", "nope", "--state-dir", state]) == 2
             assert "nope" in capsys.readouterr().err
             await rt.terminate_job(job.job_id, "done")
+
+
+async def until_instances(rt: Any, predicate: Any, timeout: float = 20.0) -> None:
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await rt.instances_changed()
+
+
+@pytest.mark.parametrize(("min_vcpus", "floor"), [(0, 0), (2, 2)])
+async def test_desired_vcpus_rises_with_demand_and_falls_when_instances_retire(
+    tmp_path: Path, min_vcpus: int, floor: int
+) -> None:
+    fake, clock = FakeExecutor(manual), FakeClock()
+    async with runtime(tmp_path, fake, setup=False, clock=clock) as rt:
+        ce = ComputeEnvironment.model_validate(
+            {
+                "computeEnvironmentName": "fleet",
+                "computeResources": {
+                    "type": "EC2",
+                    "minvCpus": min_vcpus,
+                    "maxvCpus": 8,
+                    "instanceTypes": ["c5.large"],
+                },
+                "instanceIdleSeconds": 600,
+            }
+        )
+        await rt.put_compute_environment(ce)
+        await rt.put_job_queue(jq("q", 1, ["fleet"]))
+        await rt.register_job_definition(jd(vcpus=2, memory=1024))
+        await until_instances(rt, lambda: len(rt.instances()) == floor // 2)
+        async with serving(rt) as url:
+            batch = await in_thread(client, "batch", url)
+
+            async def desired() -> int:
+                out = await in_thread(batch.describe_compute_environments)
+                (detail,) = out["computeEnvironments"]
+                value = detail["computeResources"]["desiredvCpus"]
+                assert value == rt.desired_vcpus("fleet")  # the API says what the runtime does
+                assert isinstance(value, int)
+                return value
+
+            assert await desired() == floor
+            jobs = [await rt.submit(req(f"j{i}")) for i in range(4)]
+            await wait_for(rt, lambda: all(j.status is S.RUNNING for j in jobs))
+            assert await desired() == 8  # four c5.large, one job each
+            for j in jobs:
+                fake.finish(j.attempts[-1].task_id)
+            await wait_status(rt, jobs)
+            rt.schedule_once()  # every instance idle from now on the fake clock
+            clock.t += 599
+            rt.schedule_once()
+            assert await desired() == 8  # not idle long enough yet
+            clock.t += 2
+            rt.wake()
+            await until_instances(rt, lambda: len(rt.instances()) == floor // 2)
+            assert await desired() == floor
+            # Long after, still the floor: what covers minvCpus is never retired.
+            clock.t += 100 * 600
+            rt.schedule_once()
+            assert await desired() == floor
+            listed = await in_thread(batch.list_jobs, jobQueue="q", jobStatus="SUCCEEDED")
+            assert len(listed["jobSummaryList"]) == 4

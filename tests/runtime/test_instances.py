@@ -1,6 +1,8 @@
 """Instances at run time: launched for demand and retired when idle (fake executor, short
-idle time), kept across a restart, Spot reclaims ending real processes and the retry by an
-evaluateOnExit rule, random reclaims at a seeded rate, unmanaged hosts."""
+idle time), desiredvCpus rising with demand and falling back to 0 or to what minvCpus keeps
+(a fake clock moved past the idle time), kept across a restart, Spot reclaims ending real
+processes and the retry by an evaluateOnExit rule, random reclaims at a seeded rate,
+unmanaged hosts."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from abatch.model.runspec import RunSpec
 from abatch.runtime import Runtime
 from abatch.runtime.instances import reclaim_reason
 
-from .helpers import jd, jq, req, runtime, wait_for, wait_status
+from .helpers import FakeClock, jd, jq, req, runtime, wait_for, wait_status
 
 S = JobStatus
 
@@ -103,6 +105,102 @@ async def test_instances_follow_demand_within_min_and_max(tmp_path: Path) -> Non
         await rt.store.flush()
         stored = await rt.store.live_instances()
         assert [r.instance_id for r in stored] == [rt.instances()[0].instance_id]
+
+
+def total_vcpus(rt: Runtime, ce: str = "fleet") -> int:
+    return round(sum(i.vcpus for i in rt.instances(ce)))
+
+
+async def demand_then_idle(
+    rt: Runtime, fake: FakeExecutor, clock: FakeClock, n: int, desired: int, idle_s: float
+) -> None:
+    """`n` jobs launch instances (desiredvCpus rises to `desired`), then all finish; the
+    instances stay until `idle_s` has passed on `clock`, then retire (a scheduling pass is
+    woken once the clock has moved, as the idle timer does)."""
+    before = rt.desired_vcpus("fleet")
+    jobs = [await rt.submit(req(f"j{i}")) for i in range(n)]
+    await wait_for(rt, lambda: all(j.status is S.RUNNING for j in jobs))
+    assert rt.desired_vcpus("fleet") == desired == total_vcpus(rt)
+    assert desired > (before or 0)
+    for j in jobs:
+        fake.finish(j.attempts[-1].task_id)
+    await wait_status(rt, jobs)
+    assert all(j.status is S.SUCCEEDED for j in jobs)
+    rt.schedule_once()  # a pass at the time they finished: every instance is idle from now
+    assert all(i.idle_since == int(clock.t * 1000) for i in rt.instances())
+    clock.t += idle_s - 1
+    rt.schedule_once()
+    assert rt.desired_vcpus("fleet") == desired  # idle, but not for long enough yet
+    clock.t += 2
+    count = len(rt.instances())
+    rt.wake()
+    await until_instances(rt, lambda: len(rt.instances()) < count)
+
+
+async def test_desired_vcpus_falls_back_to_zero_once_instances_retire(tmp_path: Path) -> None:
+    fake, clock = FakeExecutor(manual), FakeClock()
+    async with runtime(tmp_path, fake, setup=False, clock=clock) as rt:
+        await setup(rt, managed_ce(max_vcpus=8, min_vcpus=0, idle=600), vcpus=2, memory=1024)
+        assert rt.desired_vcpus("fleet") == 0 and rt.instances() == []
+        await demand_then_idle(rt, fake, clock, n=3, desired=6, idle_s=600)
+        assert rt.instances() == []
+        assert rt.desired_vcpus("fleet") == 0 == rt.pools["fleet"].used_vcpus
+        await rt.store.flush()
+        assert await rt.store.live_instances() == []
+        # Demand again: it rises again, and falls again.
+        await demand_then_idle(rt, fake, clock, n=1, desired=2, idle_s=600)
+        assert rt.desired_vcpus("fleet") == 0
+        with pytest.raises(NotFoundError):
+            rt.desired_vcpus("nope")
+
+
+async def test_desired_vcpus_falls_back_to_the_min_vcpus_floor(tmp_path: Path) -> None:
+    fake, clock = FakeExecutor(manual), FakeClock()
+    async with runtime(tmp_path, fake, setup=False, clock=clock) as rt:
+        await setup(rt, managed_ce(max_vcpus=8, min_vcpus=2, idle=600), vcpus=2, memory=1024)
+        await until_instances(rt, lambda: len(rt.instances()) == 1)
+        assert rt.desired_vcpus("fleet") == 2
+        await demand_then_idle(rt, fake, clock, n=4, desired=8, idle_s=600)
+        await until_instances(rt, lambda: total_vcpus(rt) <= 2)
+        assert rt.desired_vcpus("fleet") == 2 == total_vcpus(rt)  # minvCpus, not below
+        (kept,) = rt.instances()
+        assert kept.instance_type == "c5.large" and kept.jobs == ()
+        # Idle for ever after, it stays: it covers minvCpus.
+        clock.t += 100 * 600
+        rt.schedule_once()
+        assert [i.instance_id for i in rt.instances()] == [kept.instance_id]
+        assert rt.desired_vcpus("fleet") == 2
+        await rt.store.flush()
+        assert [r.instance_id for r in await rt.store.live_instances()] == [kept.instance_id]
+
+
+async def test_the_instance_kept_for_min_vcpus_is_the_smallest_that_covers_it(
+    tmp_path: Path,
+) -> None:
+    """The minvCpus instance goes idle first and is due first; a larger instance launched
+    for a bigger job goes idle later. The smaller one stays (2 vCPUs, as minvCpus asks),
+    the larger retires: desiredvCpus falls to 2, not 4."""
+    fake, clock = FakeExecutor(manual), FakeClock()
+    async with runtime(tmp_path, fake, setup=False, clock=clock) as rt:
+        await setup(rt, managed_ce(max_vcpus=8, min_vcpus=2, idle=600), vcpus=4, memory=1024)
+        await until_instances(rt, lambda: len(rt.instances()) == 1)
+        (small,) = rt.instances()
+        assert small.instance_type == "c5.large"
+        big_job = await rt.submit(req("big"))  # 4 vCPUs: a c5.xlarge is launched for it
+        await wait_for(rt, lambda: big_job.status is S.RUNNING)
+        assert rt.desired_vcpus("fleet") == 6
+        clock.t += 300
+        fake.finish(big_job.attempts[-1].task_id)
+        await wait_status(rt, [big_job])
+        rt.schedule_once()  # the c5.xlarge is idle from now; the c5.large for 300 s already
+        clock.t += 301  # the c5.large is past its idle time, the c5.xlarge not yet
+        rt.schedule_once()
+        assert {i.instance_type for i in rt.instances()} == {"c5.large", "c5.xlarge"}
+        clock.t += 300  # now the c5.xlarge is too
+        rt.wake()
+        await until_instances(rt, lambda: len(rt.instances()) == 1)
+        assert [i.instance_id for i in rt.instances()] == [small.instance_id]
+        assert rt.desired_vcpus("fleet") == 2
 
 
 async def test_instances_and_attempt_hosts_survive_a_restart(tmp_path: Path) -> None:

@@ -186,6 +186,33 @@ def test_min_vcpus_are_kept_and_idle_instances_retire_after_the_idle_time() -> N
     assert pool.used_vcpus == 0
 
 
+@pytest.mark.parametrize("small_id", ["i-00000000000000001", "i-fffffffffffffffff"])
+def test_the_idle_instances_kept_for_min_vcpus_are_the_fewest_vcpus_that_cover_it(
+    small_id: str,
+) -> None:
+    """Whatever went idle first and whatever the ids, the fleet falls back to minvCpus when
+    an instance of that size is there: the c5.large stays, both c5.xlarge retire."""
+    pool = managed(["c5"], BF, max_vcpus=16, min_vcpus=2, idle_ms=1000)
+    assert pool.fleet is not None
+    fleet = pool.fleet
+    fleet.launch(CATALOG["c5.large"], small_id, 0)
+    fleet.launch(CATALOG["c5.xlarge"], "i-80000000000000001", 0)
+    fleet.launch(CATALOG["c5.xlarge"], "i-80000000000000002", 0)
+    assert run(pool, [], now=0).wake_at == 1000
+    p = run(pool, [], now=1000)
+    assert sorted(r.instance.instance_type for r in p.retirements) == ["c5.xlarge"] * 2
+    assert list(fleet.instances) == [small_id] and fleet.total_vcpus == 2
+    # Short of minvCpus with what is idle: the one instance that covers 3 vCPUs on its own.
+    pool = managed(["c5"], BF, max_vcpus=16, min_vcpus=3, idle_ms=1000)
+    assert pool.fleet is not None
+    pool.fleet.launch(CATALOG["c5.large"], small_id, 0)
+    pool.fleet.launch(CATALOG["c5.xlarge"], "i-80000000000000001", 0)
+    run(pool, [], now=0)
+    p = run(pool, [], now=5000)
+    assert [r.instance.instance_type for r in p.retirements] == ["c5.large"]
+    assert pool.fleet.total_vcpus == 4 and p.launches == []
+
+
 def test_an_idle_instance_is_used_before_it_retires() -> None:
     pool = managed(["c5"], BF, max_vcpus=16, idle_ms=1000)
     assert pool.fleet is not None
