@@ -83,8 +83,9 @@ class SubmitJobRequest(AwsModel):
     tags: dict[str, str] | None = None
     share_identifier: str | None = Field(default=None, max_length=255)
     scheduling_priority_override: int | None = Field(default=None, ge=0, le=9999)
-    ecs_properties_override: dict[str, Any] | None = None
-    eks_properties_override: dict[str, Any] | None = None
+    # No ecsPropertiesOverride / eksPropertiesOverride / consumableResourcePropertiesOverride:
+    # abatch runs no ECS-properties, EKS or consumable-resource jobs, so the model refuses
+    # them as unknown fields rather than accepting and ignoring them.
 
 
 @dataclass(slots=True)

@@ -288,6 +288,19 @@ async def test_submit_errors(tmp_path: Path) -> None:
             api, "submit_job", jobName="a", jobQueue="q", jobDefinition="d", shareIdentifier="s"
         )
         assert "shareIdentifier is not allowed" in msg
+        # Overrides of job kinds abatch does not run are refused, never accepted and ignored.
+        for member, value in (
+            ("ecsPropertiesOverride", {"taskProperties": [{"containers": [{"command": ["x"]}]}]}),
+            ("eksPropertiesOverride", {"podProperties": {"containers": [{"command": ["x"]}]}}),
+            (
+                "consumableResourcePropertiesOverride",
+                {"consumableResourceList": [{"consumableResource": "r", "quantity": 1}]},
+            ),
+        ):
+            msg = await client_error(
+                api, "submit_job", jobName="a", jobQueue="q", jobDefinition="d", **{member: value}
+            )
+            assert msg.startswith(f"{member}: unknown field"), msg
         await api.batch("update_job_queue", jobQueue="q", state="DISABLED")
         msg = await client_error(api, "submit_job", jobName="a", jobQueue="q", jobDefinition="d")
         assert "DISABLED" in msg
