@@ -39,15 +39,18 @@ MAX_RESPONSE = 1024 * 1024
 MAX_FILTER_SCAN = 16 * 1024 * 1024  # bytes read by one FilterLogEvents call at most
 MAX_FILTER_STREAMS = 500  # streams opened by one call at most (then a token goes on)
 GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP}"
+GROUP_NAMES = frozenset({LOG_GROUP, GROUP_ARN, GROUP_ARN + ":*"})  # what names the group
 INVALID = "InvalidParameterException"
 NOT_FOUND = "ResourceNotFoundException"
+# Log group classes AWS knows; the one group is STANDARD.
+GROUP_CLASSES = ("STANDARD", "INFREQUENT_ACCESS", "DELIVERY", "ESSENTIALS")
 
 
 def _group(p: Params) -> None:
     name = p.text("logGroupName") or p.text("logGroupIdentifier")
     if name is None:
         raise ApiError("logGroupName or logGroupIdentifier is required", INVALID)
-    if name not in (LOG_GROUP, GROUP_ARN, GROUP_ARN + ":*"):
+    if name not in GROUP_NAMES:
         raise ApiError("The specified log group does not exist.", NOT_FOUND)
 
 
@@ -287,20 +290,42 @@ def matcher(pattern: str) -> Callable[[str], bool]:
 
 
 async def describe_log_groups(rt: Runtime, p: Params) -> dict[str, Any]:
-    prefix = p.text("logGroupNamePrefix") or ""
-    groups = []
-    if LOG_GROUP.startswith(prefix):
-        groups.append(
-            {
-                "logGroupName": LOG_GROUP,
-                "creationTime": rt.started_at,
-                "metricFilterCount": 0,
-                "arn": GROUP_ARN + ":*",
-                "logGroupArn": GROUP_ARN,
-                "storedBytes": 0,
-            }
+    """The one group, when every filter given admits it. There is one account (no linked
+    ones, so `includeLinkedAccounts` / `accountIdentifiers` change nothing) and one page."""
+    prefix = p.text("logGroupNamePrefix")
+    pattern = p.text("logGroupNamePattern")
+    identifiers = p.texts("logGroupIdentifiers", max_items=50)
+    group_class = p.text("logGroupClass")
+    p.number("limit", lo=1, hi=50)
+    if prefix is not None and pattern is not None:
+        raise ApiError("logGroupNamePrefix and logGroupNamePattern can't both be given", INVALID)
+    if identifiers is not None and (prefix is not None or pattern is not None):
+        raise ApiError(
+            "logGroupIdentifiers can't be combined with logGroupNamePrefix or logGroupNamePattern",
+            INVALID,
         )
-    return {"logGroups": groups}
+    if group_class is not None and group_class not in GROUP_CLASSES:
+        raise ApiError(f"logGroupClass must be one of {', '.join(GROUP_CLASSES)}", INVALID)
+    if p.text("nextToken") is not None:  # one group, one page: no token was ever given out
+        raise ApiError("The specified nextToken is invalid.", INVALID)
+    listed = (
+        (prefix is None or LOG_GROUP.startswith(prefix))
+        and (pattern is None or pattern in LOG_GROUP)  # case-sensitive, as AWS
+        and (identifiers is None or bool(set(identifiers) & GROUP_NAMES))
+        and group_class in (None, "STANDARD")
+    )
+    if not listed:
+        return {"logGroups": []}
+    group: dict[str, Any] = {
+        "logGroupName": LOG_GROUP,
+        "creationTime": rt.started_at,
+        "arn": GROUP_ARN + ":*",
+    }
+    if pattern is None:  # with a pattern AWS gives only the name, creation time and ARN
+        group.update(
+            metricFilterCount=0, logGroupArn=GROUP_ARN, storedBytes=0, logGroupClass="STANDARD"
+        )
+    return {"logGroups": [group]}
 
 
 OPERATIONS: dict[str, Operation] = {

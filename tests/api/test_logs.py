@@ -139,6 +139,35 @@ async def test_logs_errors(tmp_path: Path) -> None:
         assert [g["logGroupName"] for g in groups["logGroups"]] == [GROUP]
 
 
+async def test_describe_log_groups_applies_every_filter(tmp_path: Path) -> None:
+    """The one group is listed only when each filter given admits it, as AWS filters."""
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/batch/job"
+
+    async def names(**params: Any) -> list[str]:
+        out = await api.logs("describe_log_groups", **params)
+        return [g["logGroupName"] for g in out["logGroups"]]
+
+    async with api_runtime(tmp_path, FakeExecutor()) as api:
+        assert await names(logGroupNamePrefix="/aws/batch") == [GROUP]
+        assert await names(logGroupNamePrefix="/other") == []
+        assert await names(logGroupNamePattern="batch") == [GROUP]
+        assert await names(logGroupNamePattern="BATCH") == []  # case-sensitive
+        (only,) = (await api.logs("describe_log_groups", logGroupNamePattern="job"))["logGroups"]
+        assert set(only) == {"logGroupName", "creationTime", "arn"}  # AWS's pattern answer
+        assert await names(logGroupIdentifiers=[GROUP]) == [GROUP]
+        assert await names(logGroupIdentifiers=[arn]) == [GROUP]
+        assert await names(logGroupIdentifiers=["/aws/other"]) == []
+        assert await names(logGroupClass="STANDARD", limit=1) == [GROUP]
+        assert await names(logGroupClass="INFREQUENT_ACCESS") == []
+        for params in (
+            {"logGroupNamePrefix": "/aws", "logGroupNamePattern": "job"},
+            {"logGroupIdentifiers": [GROUP], "logGroupNamePrefix": "/aws"},
+            {"nextToken": "x"},
+        ):
+            code, _ = await logs_error(api, "describe_log_groups", **params)
+            assert code == "InvalidParameterException", params
+
+
 async def test_stream_pages_and_filter_pages(tmp_path: Path) -> None:
     def script(spec: RunSpec) -> FakeOutcome:
         return FakeOutcome(log=b"".join(b"%s %d\n" % (spec.key.encode(), i) for i in range(5)))
