@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from abatch.executors.gpus import GpuDetection
-from abatch.model import fargate
+from abatch.model import fargate, strict
 from abatch.model.enums import FARGATE_TYPES, JobDefinitionStatus, ResourceState
 from abatch.model.errors import ClientError
 from abatch.model.job import JobRecord
 from abatch.model.resources import ComputeEnvironment, JobDefinition, JobQueue
-from abatch.model.strict import strict_problems
 from abatch.scheduler.devices import (
     LOCAL_HOST,
     DeviceLedger,
@@ -181,9 +180,9 @@ class ResourceManager:
             if problems:
                 raise ClientError(fargate.problems_text(problems))
         if self.settings.strict:
-            strict = strict_problems(jd.to_aws(), fargate=jd.is_fargate)
-            if strict:
-                raise ClientError("; ".join(strict))
+            problems = strict.definition_problems(jd)
+            if problems:
+                raise ClientError(strict.problems_text(problems))
         name = jd.job_definition_name
         revision = await self.store.latest_revision(name) + 1
         stored = jd.model_copy(update={"revision": revision, "status": JobDefinitionStatus.ACTIVE})

@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from abatch.model import fargate
+from abatch.model import fargate, strict
 from abatch.model.enums import JobStatus
 from abatch.model.errors import ClientError, NotFoundError
 from abatch.model.job import JobRecord, SubmitJobRequest
 from abatch.model.resources import ContainerProperties
-from abatch.model.strict import strict_problems
 from abatch.scheduler.nodes import multinode_refusal, node_environment, node_layout
 from abatch.scheduler.resolve import effective_spec, resources_of
 
@@ -301,10 +300,9 @@ class SubmitMixin:
     def _check_strict(self, spec: dict[str, Any]) -> None:
         if not self.settings.strict:
             return
-        fargate = "FARGATE" in (spec.get("platformCapabilities") or [])
-        problems = strict_problems(spec, fargate=fargate)
+        problems = strict.spec_problems(spec)
         if problems:
-            raise ClientError("; ".join(problems))
+            raise ClientError(strict.problems_text(problems))
 
     async def _commit(self, batch: Batch) -> None:
         # Checked and counted before the first await, so two submissions at once cannot

@@ -84,3 +84,95 @@ def test_strict_override_vcpus() -> None:
 def test_relaxed_limits_are_listed() -> None:
     assert RELAXED_LIMITS["timeout.attempt_duration_seconds is at least 60"] == "at least 1"
     assert all(isinstance(v, str) and v for v in RELAXED_LIMITS.values())
+
+
+MULTINODE = (
+    BASE
+    + """
+[[job_definition]]
+name = "mnp"
+type = "multinode"
+[job_definition.node_properties]
+num_nodes = 2
+main_node = 0
+[[job_definition.node_properties.node_range_properties]]
+target_nodes = "0:"
+[job_definition.node_properties.node_range_properties.container]
+image = "busybox"
+command = ["true"]
+resource_requirements = [{ type = "VCPU", value = "2" }]
+"""
+)
+
+
+def test_strict_empty_image_is_no_image() -> None:
+    # As the API: an empty image names none, so AWS refuses it like a missing one.
+    text = BASE.replace('image = "busybox"', 'image = ""')
+    assert load(text).job_definitions
+    problem = only(text, strict=True)
+    assert problem.key == "job_definition[0].container_properties.image"
+    assert problem.message == "is required in strict mode (AWS's limit)"
+
+
+def test_strict_multinode_containers() -> None:
+    text = MULTINODE.replace('image = "busybox"\ncommand = ["true"]', 'command = ["true"]')
+    text = text.replace('value = "2" }', 'value = "1.5" }')
+    assert load(text).job_definitions
+    found = problems_of(text, strict=True)
+    node = "job_definition[1].node_properties.node_range_properties[0].container"
+    assert by_key(found, f"{node}.image").message == "is required in strict mode (AWS's limit)"
+    (vcpu,) = [p for p in found if "VCPU" in p.message]  # its key is long enough to be clipped
+    assert vcpu.key.startswith("job_definition[1].node_properties.node_range_properties[0]")
+    assert vcpu.line == line_of(text, "resource_requirements", nth=2)
+    assert vcpu.message == (
+        "VCPU must be a whole number of at least 1 in strict mode (AWS's limit) on EC2, got '1.5'"
+    )
+    assert len(found) == 2
+
+
+def test_strict_node_override_vcpus() -> None:
+    # The runtime refused this at submit while the file passed: the file refuses it now.
+    overrides = (
+        'node_overrides = { node_property_overrides = [{ target_nodes = "0:", '
+        'container_overrides = { resource_requirements = [{ type = "VCPU", value = "0.5" }] } }] }'
+    )
+    text = MULTINODE + '\n[[job]]\nname = "m"\njob_queue = "high"\njob_definition = "mnp"\n'
+    assert load(text, strict=True).jobs
+    text += overrides + "\n"
+    assert load(text).jobs
+    problem = only(text, strict=True)
+    assert problem.key.startswith("job[0].node_overrides.node_property_overrides[0]")
+    assert problem.line == line_of(text, "node_overrides")
+    assert "whole number of at least 1" in problem.message
+
+
+def test_strict_override_vcpus_on_fargate_named_by_arn() -> None:
+    # A Fargate definition is Fargate whether the job names it by name or by ARN.
+    text = (
+        BASE.replace('value = "1" }', 'value = "0.5" }')
+        .replace('value = "128" }', 'value = "1024" }')
+        .replace(
+            'parameters = { seconds = "1" }',
+            'parameters = { seconds = "1" }\nplatform_capabilities = ["FARGATE"]',
+        )
+        .replace(
+            'image = "busybox"',
+            'image = "busybox"\nexecution_role_arn = "arn:aws:iam::123456789012:role/x"',
+        )
+    )
+    arn = "arn:aws:batch:us-east-1:123456789012:job-definition/sleeper"
+    overrides = (
+        'container_overrides = { resource_requirements = [{ type = "VCPU", value = "0.25" }, '
+        '{ type = "MEMORY", value = "512" }] }\n'
+    )
+    for ref in ("sleeper", "sleeper:1", arn, f"{arn}:1"):
+        job = f'\n[[job]]\nname = "a"\njob_queue = "high"\njob_definition = "{ref}"\n'
+        assert load(text + job + overrides, strict=True).jobs, ref
+
+
+def test_strict_timeout_override_in_a_job() -> None:
+    text = jobs("a", extra="timeout = { attempt_duration_seconds = 59 }\n")
+    problem = only(text, strict=True)
+    assert problem.key == "job[0].timeout.attempt_duration_seconds"
+    assert problem.message == "must be at least 60 in strict mode (AWS's limit), got 59"
+    assert load(text.replace("= 59", "= 60"), strict=True).jobs

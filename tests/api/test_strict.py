@@ -1,0 +1,150 @@
+"""Strict mode through boto3 against the real server: what AWS would refuse is refused,
+field by field, with the same words a config file gets (abatch.model.strict)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from abatch.executors.fake import FakeExecutor
+
+from .helpers import Api, api_runtime
+from .test_fargate import container, fargate_queue
+from .test_jobs import client_error
+
+STRICT = "in strict mode (AWS's limit)"
+
+
+def node_def(**node: Any) -> dict[str, Any]:
+    return {
+        "jobDefinitionName": "mnp",
+        "type": "multinode",
+        "nodeProperties": {
+            "numNodes": 2,
+            "mainNode": 0,
+            "nodeRangeProperties": [
+                {"targetNodes": "0:", "container": {"image": "x", "command": ["true"], **node}}
+            ],
+        },
+    }
+
+
+async def refused_definition(api: Api, **params: Any) -> str:
+    return await client_error(api, "register_job_definition", **params)
+
+
+async def test_strict_definitions(tmp_path: Path) -> None:
+    async with api_runtime(tmp_path, FakeExecutor(), strict=True) as api:
+        plain = {"jobDefinitionName": "e", "type": "container"}
+        msg = await refused_definition(
+            api,
+            **plain,
+            containerProperties={"image": "x", "command": ["true"]},
+            timeout={"attemptDurationSeconds": 59},
+        )
+        assert msg == f"timeout.attemptDurationSeconds: must be at least 60 {STRICT}, got 59"
+        # An empty image names none: refused as a missing one (as a config file refuses it).
+        msg = await refused_definition(
+            api, **plain, containerProperties={"image": "", "command": ["true"]}
+        )
+        assert msg == f"containerProperties.image: is required {STRICT}"
+        msg = await refused_definition(
+            api,
+            **plain,
+            containerProperties={
+                "image": "x",
+                "resourceRequirements": [{"type": "VCPU", "value": "0.5"}],
+            },
+        )
+        assert msg == (
+            "containerProperties.resourceRequirements[0].value: VCPU must be a whole number "
+            f"of at least 1 {STRICT} on EC2, got '0.5'"
+        )
+        # A multi-node definition's containers are held to the same rules when registered,
+        # not only once a job is submitted (a config file refused them already).
+        node = "nodeProperties.nodeRangeProperties[0].container"
+        bare = node_def()
+        del bare["nodeProperties"]["nodeRangeProperties"][0]["container"]["image"]
+        msg = await refused_definition(api, **bare)
+        assert msg == f"{node}.image: is required {STRICT}"
+        msg = await refused_definition(
+            api, **node_def(resourceRequirements=[{"type": "VCPU", "value": "1.5"}])
+        )
+        assert msg.startswith(f"{node}.resourceRequirements[0].value: VCPU must be a whole")
+        await api.batch("register_job_definition", **node_def())
+        fine = await api.batch(
+            "register_job_definition",
+            **plain,
+            containerProperties={
+                "image": "x",
+                "command": ["true"],
+                "resourceRequirements": [{"type": "VCPU", "value": "2"}],
+            },
+            timeout={"attemptDurationSeconds": 60},
+        )
+        assert fine["revision"] == 1
+
+
+async def test_relaxed_mode_takes_them(tmp_path: Path) -> None:
+    async with api_runtime(tmp_path, FakeExecutor()) as api:
+        bare = node_def(resourceRequirements=[{"type": "VCPU", "value": "0.5"}])
+        del bare["nodeProperties"]["nodeRangeProperties"][0]["container"]["image"]
+        assert (await api.batch("register_job_definition", **bare))["revision"] == 1
+
+
+async def test_strict_submissions(tmp_path: Path) -> None:
+    async with api_runtime(tmp_path, FakeExecutor(), strict=True, vcpus=4) as api:
+        base = {"jobName": "j", "jobQueue": "q"}
+        msg = await client_error(
+            api,
+            "submit_job",
+            **base,
+            jobDefinition="d",
+            timeout={"attemptDurationSeconds": 59},
+        )
+        assert msg == f"timeout.attemptDurationSeconds: must be at least 60 {STRICT}, got 59"
+        msg = await client_error(
+            api,
+            "submit_job",
+            **base,
+            jobDefinition="d",
+            containerOverrides={"resourceRequirements": [{"type": "VCPU", "value": "1.5"}]},
+        )
+        assert msg.startswith("container.resourceRequirements[0].value: VCPU must be a whole")
+        await api.batch("register_job_definition", **node_def())
+        node_vcpus = {
+            "nodePropertyOverrides": [
+                {
+                    "targetNodes": "0:",
+                    "containerOverrides": {
+                        "resourceRequirements": [{"type": "VCPU", "value": "0.5"}]
+                    },
+                }
+            ]
+        }
+        msg = await client_error(
+            api, "submit_job", **base, jobDefinition="mnp", nodeOverrides=node_vcpus
+        )
+        assert msg.startswith("container.resourceRequirements[0].value: VCPU must be a whole")
+        # Fractional vCPUs are Fargate's sizes: an override to one is fine there.
+        await fargate_queue(api)
+        await api.batch(
+            "register_job_definition",
+            jobDefinitionName="fg",
+            type="container",
+            platformCapabilities=["FARGATE"],
+            containerProperties=container(),
+        )
+        out = await api.batch(
+            "submit_job",
+            jobName="f",
+            jobQueue="fq",
+            jobDefinition="fg",
+            containerOverrides={
+                "resourceRequirements": [
+                    {"type": "VCPU", "value": "0.5"},
+                    {"type": "MEMORY", "value": "1024"},
+                ]
+            },
+        )
+        assert out["jobId"]
