@@ -39,6 +39,7 @@ from abatch.model.resources import (
     ComputeResources,
     JobQueue,
 )
+from abatch.model.strict import AWS_MAX_PER_REGION
 
 if TYPE_CHECKING:
     from abatch.scheduler.fairshare import ShareQueue
@@ -50,8 +51,10 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 M = TypeVar("M", bound=BaseModel)
-MAX_COMPUTE_ENVIRONMENTS = 50
-MAX_JOB_QUEUES = 50
+# AWS's per-region limits, held in every mode here (a config file may go past them unless
+# it is strict: abatch.config.strict).
+MAX_COMPUTE_ENVIRONMENTS = AWS_MAX_PER_REGION
+MAX_JOB_QUEUES = AWS_MAX_PER_REGION
 REASON_QUEUE_DELETED = "JobQueue deleted"
 LOCAL_PREFIX = "abatch:"
 CE_KIND = "compute-environment"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from abatch.executors.fake import FakeExecutor
+from tests.runtime.helpers import ce, jq
 
 from .helpers import Api, api_runtime
 from .test_fargate import container, fargate_queue
@@ -148,3 +149,29 @@ async def test_strict_submissions(tmp_path: Path) -> None:
             },
         )
         assert out["jobId"]
+
+
+async def test_fifty_compute_environments_and_queues_in_every_mode(tmp_path: Path) -> None:
+    # AWS's per-region limit (abatch.model.strict.AWS_MAX_PER_REGION): a config file may go
+    # past it unless strict; the API never does.
+    async with api_runtime(tmp_path, FakeExecutor()) as api:
+        for i in range(len(api.rt.registry.compute_environments), 50):
+            await api.rt.put_compute_environment(ce(f"ce{i}"))
+        for i in range(len(api.rt.registry.job_queues), 50):
+            await api.rt.put_job_queue(jq(f"q{i}", 1))
+        msg = await client_error(
+            api,
+            "create_compute_environment",
+            computeEnvironmentName="one-more",
+            type="MANAGED",
+            computeResources={"type": "EC2", "maxvCpus": 1, "subnets": ["s"]},
+        )
+        assert msg == "at most 50 compute environments"
+        msg = await client_error(
+            api,
+            "create_job_queue",
+            jobQueueName="one-more",
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}],
+        )
+        assert msg == "at most 50 job queues"

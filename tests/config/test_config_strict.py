@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from config_samples import BASE, by_key, jobs, line_of, load, only, problems_of
 
 from abatch.config import RELAXED_LIMITS
@@ -176,3 +178,9 @@ def test_strict_timeout_override_in_a_job() -> None:
     assert problem.key == "job[0].timeout.attempt_duration_seconds"
     assert problem.message == "must be at least 60 in strict mode (AWS's limit), got 59"
     assert load(text.replace("= 59", "= 60"), strict=True).jobs
+
+
+def test_readme_prints_the_relaxed_limits() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text().replace("`", "")
+    for limit, relaxed in RELAXED_LIMITS.items():
+        assert f"| {limit} | {relaxed.replace('`', '')} |" in readme, limit
