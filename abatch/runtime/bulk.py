@@ -6,6 +6,11 @@ heap growing from nothing to that size is walked about ten times over: 1.0-1.2 s
 4-5 s submission, measured (bench/core.py). Nothing a submission builds is cyclic garbage,
 so the collector waits until the outermost bulk operation ends; then it runs as usual.
 Submissions interleave at their awaits, hence the depth count.
+
+Only a batch of at least BULK_JOBS jobs pauses it: a stream of small API submissions that
+overlap one another would otherwise keep the collector off for as long as the stream lasts,
+and the cyclic garbage of the requests around them (aiohttp's, exceptions') would pile up;
+a small batch gains nothing from the pause anyway.
 """
 
 from __future__ import annotations
@@ -14,12 +19,18 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+BULK_JOBS = 1000
+
 _depth = 0
 _resume = False  # whether the outermost operation found the collector on
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
+def collector_paused(jobs: int) -> Iterator[None]:
+    """Pause the collector while building `jobs` jobs, if that is a bulk (>= BULK_JOBS)."""
+    if jobs < BULK_JOBS:
+        yield
+        return
     global _depth, _resume
     if _depth == 0:
         _resume = gc.isenabled()

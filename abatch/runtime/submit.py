@@ -66,7 +66,7 @@ class SubmitMixin:
     async def submit_many(self, reqs: list[SubmitJobRequest]) -> list[JobRecord]:
         """Submit all or none: every request is checked before any is stored. Returns the
         submitted jobs (array parents, not their children)."""
-        with collector_paused():
+        with collector_paused(sum(_jobs_in(r) for r in reqs)):
             batch = Batch(self._now())
             await self._known_statuses(batch, reqs)
             for r in reqs:
@@ -78,7 +78,7 @@ class SubmitMixin:
         """Jobs of a config in dependency order; `depends_on` names become job ids."""
         from abatch.model.job import JobDependency
 
-        with collector_paused():
+        with collector_paused(sum(_jobs_in(cj.request) for cj in config_jobs)):
             batch = Batch(self._now())
             ids: dict[str, str] = {}
             for cj in config_jobs:
@@ -396,6 +396,11 @@ class Batch:
 
 
 _RANDOM = bytearray()
+
+
+def _jobs_in(req: SubmitJobRequest) -> int:
+    """How many job records a request makes (an array job: its parent and children)."""
+    return 1 + (req.array_properties.size if req.array_properties else 0)
 
 
 def new_job_id() -> str:
