@@ -25,9 +25,9 @@ Rules (documented in the README, "Compute environments"):
     instance (reference §1.1);
 - a job needing more vCPUs than maxvCpus, or more than every allowed type offers, can never
   run (MISCONFIGURATION, see placement.py);
-- the idle instances that stay for minvCpus are chosen by size (the smallest that covers
-  what is missing, else the largest), never by which went idle first, so the total falls
-  back to minvCpus when instances of that size are there.
+- the idle instances that stay for minvCpus are chosen by size (the smallest total that
+  covers what is missing), never by which went idle first, so the total falls back to
+  minvCpus, or as close above it as the instances there allow.
 """
 
 from __future__ import annotations
@@ -242,23 +242,29 @@ class Fleet:
 
     def _kept_for_min(self, idle: list[Instance]) -> set[str]:
         """The idle instances (ids) that stay to hold minvCpus, whatever their idle time:
-        none when the busy instances cover it; otherwise, while vCPUs are missing, the
-        smallest idle instance that covers what is missing on its own, else the largest (then
-        the longest idle). So the fleet comes back down to minvCpus, or as close above it as
-        its instances allow, whichever instance happened to go idle first."""
+        none when the busy instances cover it; otherwise the idle instances whose vCPUs add
+        up to the smallest total that covers what is missing (then the fewest instances,
+        then the longest idle). So the fleet comes back down to minvCpus, or as close above
+        it as its instances allow, whichever instance happened to go idle first."""
         need = self.min_vcpus - sum(i.vcpus for i in self.instances.values() if i.jobs)
-        left = list(idle)  # longest idle first
-        kept: set[str] = set()
-        while need > EPS and left:
-            covering = [i for i in left if i.vcpus >= need - EPS]
-            if covering:
-                pick = min(covering, key=lambda i: i.vcpus)
-            else:
-                pick = max(left, key=lambda i: i.vcpus)
-            left.remove(pick)
-            kept.add(pick.instance_id)
-            need -= pick.vcpus
-        return kept
+        if need <= EPS or not idle:
+            return set()
+        sizes = [round(i.vcpus) for i in idle]  # catalog types have whole vCPUs
+        target = math.ceil(need - EPS)
+        # A smallest covering total is below target + the largest size: were it not, any one
+        # instance could be dropped and the rest would still cover. Subset sums below that
+        # bound, each with the fewest instances (first found: longest idle) that make it.
+        bound = target + max(sizes)
+        best: dict[int, tuple[int, ...]] = {0: ()}
+        for k, size in enumerate(sizes):
+            for total, chosen in list(best.items()):
+                t = total + size
+                if t < bound and (t not in best or len(best[t]) > len(chosen) + 1):
+                    best[t] = (*chosen, k)
+        covering = [t for t in best if t >= target]
+        if not covering:
+            return {i.instance_id for i in idle}  # all of them still fall short
+        return {idle[k].instance_id for k in best[min(covering)]}
 
 
 def _per_vcpu(t: InstanceType) -> float:

@@ -211,6 +211,16 @@ def test_the_idle_instances_kept_for_min_vcpus_are_the_fewest_vcpus_that_cover_i
     p = run(pool, [], now=5000)
     assert [r.instance.instance_type for r in p.retirements] == ["c5.large"]
     assert pool.fleet.total_vcpus == 4 and p.launches == []
+    # Two small ones cover minvCpus together: they stay, and the big one retires.
+    pool = managed(["c5"], BF, max_vcpus=16, min_vcpus=4, idle_ms=1000)
+    assert pool.fleet is not None
+    pool.fleet.launch(CATALOG["c5.2xlarge"], "i-00000000000000000", 0)  # longest idle
+    pool.fleet.launch(CATALOG["c5.large"], small_id, 1)
+    pool.fleet.launch(CATALOG["c5.large"], "i-80000000000000001", 1)
+    run(pool, [], now=2)
+    p = run(pool, [], now=5000)
+    assert [r.instance.instance_type for r in p.retirements] == ["c5.2xlarge"]
+    assert pool.fleet.total_vcpus == 4 and p.launches == []
 
 
 def test_an_idle_instance_is_used_before_it_retires() -> None:
