@@ -75,7 +75,9 @@ class PreparedAttempts:
         try:
             while True:
                 await self._need.wait()
-                self._need.clear()
+                # Cleared only once the pool is full again: a take while a fill is under way
+                # (the first attempt of a run, before the first fill is done) must not double
+                # the target as if the pool were being drawn down.
                 while len(self.ready) < self.target:
                     batch = [uuid.uuid4().hex for _ in range(self.target - len(self.ready))]
                     try:
@@ -86,6 +88,7 @@ class PreparedAttempts:
                         _remove(self.state_dir, batch)
                         break
                     self.ready.extend(batch)
+                self._need.clear()
         finally:
             leftover = list(self.ready)
             self.ready.clear()

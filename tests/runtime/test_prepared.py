@@ -26,7 +26,7 @@ async def test_pool_starts_small_grows_while_drawn_and_cleans_up(tmp_path: Path)
         tg.start_soon(pool.run)
         await settle(pool)
         assert pool.target == POOL_START
-        assert len(os.listdir(state / "logs")) == POOL_START  # a one-job run makes no more
+        assert len(os.listdir(state / "logs")) == POOL_START
 
         # Each time half the pool is drawn, the target doubles, up to POOL_MAX.
         taken: list[str] = []
@@ -51,3 +51,20 @@ async def test_pool_starts_small_grows_while_drawn_and_cleans_up(tmp_path: Path)
     for task_id in ready:
         assert not (state / "logs" / task_id).exists()
         assert not work_dir(state, task_id).exists()
+
+
+async def test_a_take_during_the_first_fill_does_not_grow_the_pool(tmp_path: Path) -> None:
+    """A one-job run takes its attempt while the first fill is still being made: that is not
+    the pool being drawn down, and the run must make 16 pairs of files, not 32."""
+    state = tmp_path / "state"
+    pool = PreparedAttempts(state)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pool.run)
+        await asyncio.sleep(0)  # the fill has started (in its thread), nothing is ready yet
+        assert not pool.ready
+        first = pool.take()  # dry: it makes its own working directory
+        assert work_dir(state, first).is_dir()
+        await settle(pool)
+        assert pool.target == POOL_START
+        assert len(os.listdir(state / "logs")) == POOL_START
+        tg.cancel_scope.cancel()
