@@ -297,6 +297,8 @@ async def describe_log_groups(rt: Runtime, p: Params) -> dict[str, Any]:
     identifiers = p.texts("logGroupIdentifiers", max_items=50)
     group_class = p.text("logGroupClass")
     p.number("limit", lo=1, hi=50)
+    p.flag("includeLinkedAccounts")  # checked, though with one account they change nothing
+    p.texts("accountIdentifiers", max_items=20)
     if prefix is not None and pattern is not None:
         raise ApiError("logGroupNamePrefix and logGroupNamePattern can't both be given", INVALID)
     if identifiers is not None and (prefix is not None or pattern is not None):

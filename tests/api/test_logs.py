@@ -4,9 +4,13 @@ FilterLogEvents; and the log reader on awkward files."""
 
 from __future__ import annotations
 
+import http.client
+import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import anyio
 import pytest
 from botocore.exceptions import ClientError as BotoClientError
 
@@ -166,6 +170,16 @@ async def test_describe_log_groups_applies_every_filter(tmp_path: Path) -> None:
         ):
             code, _ = await logs_error(api, "describe_log_groups", **params)
             assert code == "InvalidParameterException", params
+        # Types boto3 would not send: the server names the field itself.
+        for body, field in (
+            ({"includeLinkedAccounts": "x"}, "includeLinkedAccounts"),
+            ({"accountIdentifiers": "123456789012"}, "accountIdentifiers"),
+            ({"accountIdentifiers": ["1"] * 21}, "accountIdentifiers"),
+        ):
+            status, answer = await anyio.to_thread.run_sync(raw_logs, api.url, body)
+            assert status == 400, body
+            assert answer["__type"].endswith("InvalidParameterException"), answer
+            assert field in answer["message"], answer
 
 
 async def test_stream_pages_and_filter_pages(tmp_path: Path) -> None:
@@ -217,3 +231,23 @@ def test_reader_holds_back_an_unfinished_line_and_cuts_huge_ones(tmp_path: Path)
     back, start = logread.read_backward(path, end, 2, 10**9)
     assert [len(x.text) for x in back] == [logread.MAX_EVENT, 1] and start == 5
     assert logread.read_forward(tmp_path / "missing", 0, 10, 100, True) == ([], 0)
+
+
+def raw_logs(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """DescribeLogGroups with `body` as sent, past boto3's own type checks."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    try:
+        conn.request(
+            "POST",
+            "/",
+            body=json.dumps(body).encode(),
+            headers={
+                "X-Amz-Target": "Logs_20140328.DescribeLogGroups",
+                "Content-Type": "application/x-amz-json-1.1",
+            },
+        )
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
