@@ -17,7 +17,7 @@ The algorithm is scheduler/fairshare.py; this mixin keeps its state in step with
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from abatch.model.base import name_from_ref
@@ -108,9 +108,8 @@ class SharesMixin:
     def _share_admit(self, records: Iterable[JobRecord], now: int) -> None:
         """Refuse a submission that would take a queue past 500 active share identifiers."""
         new: dict[str, set[str]] = {}
-        for job in records:
-            if job.multinode_parent is None and job.job_queue in self.registry.job_queues:
-                new.setdefault(job.job_queue, set()).add(share_of(job))
+        for job, _ in self._share_queues_of(records):
+            new.setdefault(job.job_queue, set()).add(share_of(job))
         for queue, idents in new.items():
             sq = self._share_queue(queue)
             problem = sq.admits(idents, now) if sq is not None else None
@@ -118,11 +117,25 @@ class SharesMixin:
                 raise ClientError(f"job queue {queue!r}: {problem}")
 
     def _share_enter(self, records: Iterable[JobRecord]) -> None:
+        for job, sq in self._share_queues_of(records):
+            sq.enter(job)
+
+    def _share_queues_of(
+        self, records: Iterable[JobRecord]
+    ) -> Iterator[tuple[JobRecord, ShareQueue]]:
+        """Each job of a fair-share queue with its queue's state (not nodes: their multi-node
+        job is what counts). A submission's jobs mostly share a queue: each is looked up
+        once, and the jobs of a FIFO queue cost a dict lookup each."""
+        queues: dict[str, ShareQueue | None] = {}
         for job in records:
-            if job.multinode_parent is None:
-                sq = self._share_queue(job.job_queue)
-                if sq is not None:
-                    sq.enter(job)
+            name = job.job_queue
+            if name in queues:
+                sq = queues[name]
+            else:
+                known = name in self.registry.job_queues
+                sq = queues[name] = self._share_queue(name) if known else None
+            if sq is not None and job.multinode_parent is None:
+                yield job, sq
 
     def _share_views(self, now: int) -> list[QueueView]:
         views = []
