@@ -22,7 +22,10 @@ def collector_on() -> Iterator[None]:
     was = gc.isenabled()
     gc.enable()
     yield
-    if not was:
+    # As it was, whatever the test left: a failing one must not leave the suite without it.
+    if was:
+        gc.enable()
+    else:
         gc.disable()
 
 
