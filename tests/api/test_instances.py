@@ -19,7 +19,16 @@ from abatch.model.enums import JobStatus
 from abatch.model.errors import ClientError
 from abatch.model.resources import ComputeEnvironment
 from abatch.model.runspec import RunSpec
-from tests.runtime.helpers import FakeClock, jd, jq, req, runtime, wait_for, wait_status
+from tests.runtime.helpers import (
+    FakeClock,
+    jd,
+    jq,
+    req,
+    runtime,
+    until_instances,
+    wait_for,
+    wait_status,
+)
 
 from .helpers import client, serving
 
@@ -108,12 +117,6 @@ async def test_list_and_reclaim_over_the_api_and_the_cli(
             assert await in_thread(main, ["instances", "--ce", "nope", "--state-dir", state]) == 2
             assert "nope" in capsys.readouterr().err
             await rt.terminate_job(job.job_id, "done")
-
-
-async def until_instances(rt: Any, predicate: Any, timeout: float = 20.0) -> None:
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await rt.instances_changed()
 
 
 @pytest.mark.parametrize(("min_vcpus", "floor"), [(0, 0), (2, 2)])

@@ -55,8 +55,9 @@ def test_strict_definition_limits() -> None:
     assert len(found) == 3
 
 
-def test_fractional_vcpus_are_fine_on_fargate_in_strict_mode() -> None:
-    text = (
+def fargate_base() -> str:
+    """BASE with a Fargate definition asking 0.5 vCPU (and Fargate's memory and role)."""
+    return (
         BASE.replace('value = "1" }', 'value = "0.5" }')
         .replace('value = "128" }', 'value = "1024" }')
         .replace(
@@ -68,6 +69,10 @@ def test_fractional_vcpus_are_fine_on_fargate_in_strict_mode() -> None:
             'image = "busybox"\nexecution_role_arn = "arn:aws:iam::123456789012:role/x"',
         )
     )
+
+
+def test_fractional_vcpus_are_fine_on_fargate_in_strict_mode() -> None:
+    text = fargate_base()
     assert load(text, strict=True).job_definitions[0].platform_capabilities == ["FARGATE"]
 
 
@@ -150,18 +155,7 @@ def test_strict_node_override_vcpus() -> None:
 
 def test_strict_override_vcpus_on_fargate_named_by_arn() -> None:
     # A Fargate definition is Fargate whether the job names it by name or by ARN.
-    text = (
-        BASE.replace('value = "1" }', 'value = "0.5" }')
-        .replace('value = "128" }', 'value = "1024" }')
-        .replace(
-            'parameters = { seconds = "1" }',
-            'parameters = { seconds = "1" }\nplatform_capabilities = ["FARGATE"]',
-        )
-        .replace(
-            'image = "busybox"',
-            'image = "busybox"\nexecution_role_arn = "arn:aws:iam::123456789012:role/x"',
-        )
-    )
+    text = fargate_base()
     arn = "arn:aws:batch:us-east-1:123456789012:job-definition/sleeper"
     overrides = (
         'container_overrides = { resource_requirements = [{ type = "VCPU", value = "0.25" }, '

@@ -134,3 +134,12 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return data[data.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")
+
+
+async def until_instances(
+    rt: Runtime, predicate: Callable[[], bool], timeout: float = 20.0
+) -> None:
+    """Wait, event by event, until `predicate` holds of the runtime's instances."""
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await rt.instances_changed()

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from abatch.executors.fake import FakeExecutor, FakeOutcome
@@ -22,7 +21,16 @@ from abatch.model.runspec import RunSpec
 from abatch.runtime import Runtime
 from abatch.runtime.instances import reclaim_reason
 
-from .helpers import FakeClock, jd, jq, req, runtime, wait_for, wait_status
+from .helpers import (
+    FakeClock,
+    jd,
+    jq,
+    req,
+    runtime,
+    until_instances,
+    wait_for,
+    wait_status,
+)
 
 S = JobStatus
 
@@ -62,12 +70,6 @@ async def setup(rt: Runtime, ce: ComputeEnvironment, **jd_kw: Any) -> None:
     await rt.put_compute_environment(ce)
     await rt.put_job_queue(jq("q", 1, [ce.compute_environment_name]))
     await rt.register_job_definition(jd(**jd_kw))
-
-
-async def until_instances(rt: Runtime, predicate: Any, timeout: float = 20.0) -> None:
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await rt.instances_changed()
 
 
 async def test_instances_follow_demand_within_min_and_max(tmp_path: Path) -> None:
