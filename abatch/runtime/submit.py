@@ -110,7 +110,10 @@ class SubmitMixin:
         return batch.by_id.get(job_id) or self.jobs.get(job_id) or batch.finished.get(job_id)
 
     def _prepare(self, req: SubmitJobRequest, batch: Batch) -> JobRecord:
-        jq = self.registry.queue_for_submit(req.job_queue)
+        # The requests of one call mostly name the same queue and definition: each pair is
+        # looked up and checked against the other once (a failed lookup fails the call).
+        pair = batch.resolved.get((req.job_queue, req.job_definition))
+        jq = pair[0] if pair is not None else self.registry.queue_for_submit(req.job_queue)
         if jq.scheduling_policy_arn is not None and req.share_identifier is None:
             raise ClientError(
                 f"job queue {jq.job_queue_name!r} has a fair-share scheduling policy; "
@@ -121,7 +124,7 @@ class SubmitMixin:
                 f"job queue {jq.job_queue_name!r} has no scheduling policy (FIFO); "
                 "shareIdentifier is not allowed"
             )
-        jd = self.registry.definition(req.job_definition)
+        jd = pair[1] if pair is not None else self.registry.definition(req.job_definition)
         if jd.node_properties is not None:
             return self._prepare_multinode(req, jq, jd, batch)
         if jd.container_properties is None:
@@ -131,7 +134,9 @@ class SubmitMixin:
             )
         if req.node_overrides is not None:
             raise ClientError("nodeOverrides apply to multi-node job definitions only")
-        self._check_platform(jq, jd)
+        if pair is None:
+            self._check_platform(jq, jd)
+            batch.resolved[(req.job_queue, req.job_definition)] = (jq, jd)
         spec = effective_spec(jd, req, self.registry.aws_of(jd))
         self._check_strict(spec)
         if jd.is_fargate:
@@ -387,6 +392,9 @@ class Batch:
         self.by_id: dict[str, JobRecord] = {}
         self.finished: dict[str, JobRecord] = {}
         self.nodes: dict[str, list[JobRecord]] = {}  # multi-node job -> its nodes
+        # (queue ref, definition ref) -> the pair, found and checked by an earlier request
+        # (container definitions only)
+        self.resolved: dict[tuple[str, str], tuple[JobQueue, JobDefinition]] = {}
 
     def add(self, job: JobRecord, top: bool = False) -> None:
         self.records.append(job)

@@ -389,3 +389,41 @@ async def test_local_settings_of_a_compute_environment_survive_a_restart(tmp_pat
         assert rt.pools["d"].memory == 3000 and rt.pools["d"].gpus == 2
         assert await rt.put_compute_environment(ce("d", **settings)) == "unchanged"
         assert "executor" not in stored.to_aws() and "dockerHost" not in stored.to_aws()
+
+
+async def test_a_batch_checks_every_queue_and_definition_pair_and_is_all_or_none(
+    tmp_path: Path,
+) -> None:
+    """A submission resolves each (queue, definition) pair once for all its requests, yet a
+    request naming another pair is checked in full: a Fargate definition on an EC2 queue
+    late in the batch refuses the whole batch, and nothing is stored."""
+    async with runtime(tmp_path, FakeExecutor(manual)) as rt:
+        await rt.register_job_definition(
+            jd(
+                "fd",
+                vcpus=1,
+                memory=2048,
+                platformCapabilities=["FARGATE"],
+                containerProperties={
+                    "image": "busybox",
+                    "command": ["true"],
+                    "executionRoleArn": "arn:aws:iam::123456789012:role/x",
+                    "resourceRequirements": [
+                        {"type": "VCPU", "value": "1"},
+                        {"type": "MEMORY", "value": "2048"},
+                    ],
+                },
+            )
+        )
+        batch = [req(f"a{i}") for i in range(5)] + [req("b", definition="fd"), req("c")]
+        with pytest.raises(ClientError, match="can not run Jobs with capability FARGATE"):
+            await rt.submit_many(batch)
+        await rt.update_job_queue("high", {"state": "DISABLED"})
+        batch = [req(f"a{i}") for i in range(5)] + [req("h", queue="high"), req("c")]
+        with pytest.raises(ClientError, match="DISABLED"):
+            await rt.submit_many(batch)
+        assert not rt.jobs
+        for status in ("SUBMITTED", "RUNNABLE", "RUNNING"):
+            assert await rt.list_jobs(job_queue="q", job_status=status) == ([], None)
+        ok = await rt.submit_many([req(f"a{i}") for i in range(5)])
+        assert len(ok) == 5
