@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import re
 
-LONG_WORD = 80  # a run of non-space characters longer than this is cut in a message
+# A run of non-space characters longer than this is cut in a message: more than the longest
+# field path a message names (a node range's container field, `nodeOverrides.
+# nodePropertyOverrides[0].containerOverrides.resourceRequirements[0].value:`, is ~90), far
+# less than a hostile value.
+LONG_WORD = 160
 MAX_MESSAGE = 2000
 _LONG_RUN = re.compile(r"\S{" + str(LONG_WORD + 1) + ",}")
 

@@ -137,6 +137,7 @@ class SubmitMixin:
         if pair is None:
             self._check_platform(jq, jd)
             batch.resolved[(req.job_queue, req.job_definition)] = (jq, jd)
+        self._check_strict_request(req, jd)
         spec = effective_spec(jd, req, self.registry.aws_of(jd))
         self._check_strict(spec)
         if jd.is_fargate:
@@ -206,6 +207,7 @@ class SubmitMixin:
             layout = node_layout(jd.node_properties, req.node_overrides)
         except ValueError as exc:
             raise ClientError(str(exc)) from None
+        self._check_strict_request(req, jd)
         spec = effective_spec(jd, req, self.registry.aws_of(jd))
         spec.pop("container", None)
         self._check_strict(spec)
@@ -302,7 +304,25 @@ class SubmitMixin:
                 f"{jd.job_definition_name}:{jd.revision} has platformCapabilities {wanted})"
             )
 
+    def _check_strict_request(self, req: SubmitJobRequest, jd: JobDefinition) -> None:
+        """Strict mode, first on what the request itself gives (naming its own fields,
+        `containerOverrides.…`, `nodeOverrides.…`), then on its definition (one registered
+        before strict mode was turned on), named as such."""
+        if not self.settings.strict:
+            return
+        problems = strict.request_problems(req, fargate=jd.is_fargate)
+        if problems:
+            raise ClientError(strict.problems_text(problems))
+        problems = strict.definition_problems(jd)
+        if problems:
+            raise ClientError(
+                f"job definition {jd.job_definition_name}:{jd.revision}: "
+                + strict.problems_text(problems)
+            )
+
     def _check_strict(self, spec: dict[str, Any]) -> None:
+        """Strict mode on the merged spec: what the request and definition checks leave
+        (nodes' specs, and any rule that only the merge can break)."""
         if not self.settings.strict:
             return
         problems = strict.spec_problems(spec)

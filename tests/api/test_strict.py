@@ -111,7 +111,10 @@ async def test_strict_submissions(tmp_path: Path) -> None:
             jobDefinition="d",
             containerOverrides={"resourceRequirements": [{"type": "VCPU", "value": "1.5"}]},
         )
-        assert msg.startswith("container.resourceRequirements[0].value: VCPU must be a whole")
+        # Named as the request gives it, not as the merged spec holds it.
+        assert msg.startswith(
+            "containerOverrides.resourceRequirements[0].value: VCPU must be a whole"
+        )
         await api.batch("register_job_definition", **node_def())
         node_vcpus = {
             "nodePropertyOverrides": [
@@ -126,7 +129,10 @@ async def test_strict_submissions(tmp_path: Path) -> None:
         msg = await client_error(
             api, "submit_job", **base, jobDefinition="mnp", nodeOverrides=node_vcpus
         )
-        assert msg.startswith("container.resourceRequirements[0].value: VCPU must be a whole")
+        assert msg.startswith(
+            "nodeOverrides.nodePropertyOverrides[0].containerOverrides.resourceRequirements[0]"
+            ".value: VCPU must be a whole"
+        )
         # Fractional vCPUs are Fargate's sizes: an override to one is fine there.
         await fargate_queue(api)
         await api.batch(
