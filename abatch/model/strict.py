@@ -17,8 +17,8 @@ and CreateJobQueue hold to it in every mode).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .enums import ResourceType
 from .fargate import Loc, Problem, problems_text
@@ -36,7 +36,6 @@ __all__ = [
     "per_region_problem",
     "problems_text",
     "request_problems",
-    "spec_problems",
     "timeout_problem",
     "vcpu_problem",
 ]
@@ -119,32 +118,6 @@ def request_problems(req: SubmitJobRequest, *, fargate: bool) -> list[Problem]:
                 ("node_overrides", "node_property_overrides", k, "container_overrides"),
                 fargate=fargate,
             )
-    return out
-
-
-# The rules applied to a job's effective spec (AWS JSON, after the definition and overrides
-# merge), for submissions through the runtime.
-
-
-def spec_problems(spec: Mapping[str, Any]) -> list[Problem]:
-    """What AWS would refuse in a job's (or a node's) effective spec (`timeout`, `container`,
-    `platformCapabilities`): this also catches a definition registered before strict mode
-    was turned on."""
-    out: list[Problem] = []
-    fargate = "FARGATE" in (spec.get("platformCapabilities") or [])
-    why = timeout_problem((spec.get("timeout") or {}).get("attemptDurationSeconds"))
-    if why is not None:
-        out.append((("timeout", "attemptDurationSeconds"), why))
-    container = spec.get("container")
-    if container:
-        why = image_problem(container.get("image"))
-        if why is not None:
-            out.append((("container", "image"), why))
-        for k, req in enumerate(container.get("resourceRequirements") or []):
-            if req.get("type") == ResourceType.VCPU.value:
-                why = vcpu_problem(str(req.get("value", "0")), fargate=fargate)
-                if why is not None:
-                    out.append((("container", "resourceRequirements", k, "value"), why))
     return out
 
 

@@ -107,12 +107,11 @@ class SharesMixin:
 
     def _share_admit(self, records: Iterable[JobRecord], now: int) -> None:
         """Refuse a submission that would take a queue past 500 active share identifiers."""
-        new: dict[str, set[str]] = {}
-        for job, _ in self._share_queues_of(records):
-            new.setdefault(job.job_queue, set()).add(share_of(job))
-        for queue, idents in new.items():
-            sq = self._share_queue(queue)
-            problem = sq.admits(idents, now) if sq is not None else None
+        new: dict[str, tuple[ShareQueue, set[str]]] = {}
+        for job, sq in self._share_queues_of(records):
+            new.setdefault(job.job_queue, (sq, set()))[1].add(share_of(job))
+        for queue, (sq, idents) in new.items():
+            problem = sq.admits(idents, now)
             if problem is not None:
                 raise ClientError(f"job queue {queue!r}: {problem}")
 
@@ -143,13 +142,13 @@ class SharesMixin:
             jq = self.registry.job_queues.get(name)
             if jq is None or not any(s.top() for s in sq.shares.values()):
                 continue
+            ces = self.registry.ce_names(jq)
             max_vcpus = sum(
                 ce.max_vcpus
-                for n in self.registry.ce_names(jq)
+                for n in ces
                 if (ce := self.registry.compute_environments.get(n)) is not None
             )
             cap = sq.cap(now, max_vcpus)
-            ces = self.registry.ce_names(jq)
             views.append(QueueView(name, jq.priority, ces, sq.dispatch(now), cap))
         return views
 

@@ -137,9 +137,8 @@ class SubmitMixin:
         if pair is None:
             self._check_platform(jq, jd)
             batch.resolved[(req.job_queue, req.job_definition)] = (jq, jd)
-        self._check_strict_request(req, jd)
+        self._check_strict(req, jd, definition=pair is None)
         spec = effective_spec(jd, req, self.registry.aws_of(jd))
-        self._check_strict(spec)
         if jd.is_fargate:
             _check_fargate(spec["container"], jd)
         if not spec["container"].get("command"):
@@ -207,10 +206,9 @@ class SubmitMixin:
             layout = node_layout(jd.node_properties, req.node_overrides)
         except ValueError as exc:
             raise ClientError(str(exc)) from None
-        self._check_strict_request(req, jd)
+        self._check_strict(req, jd)
         spec = effective_spec(jd, req, self.registry.aws_of(jd))
         spec.pop("container", None)
-        self._check_strict(spec)
         node_props = jd.node_properties.to_aws()
         node_props["numNodes"] = layout.num_nodes
         spec["nodeProperties"] = node_props
@@ -235,7 +233,6 @@ class SubmitMixin:
                 "_mnp": parent.job_id,
                 "_env": node_environment(i, layout),
             }
-            self._check_strict(node_spec)
             v, m, g = resources_of(container)
             node_common = {**common, "vcpus": v, "memory": m, "gpus": g}
             node = self._record(f"{parent.job_id}#{i}", node_common, node_spec, batch)
@@ -304,30 +301,25 @@ class SubmitMixin:
                 f"{jd.job_definition_name}:{jd.revision} has platformCapabilities {wanted})"
             )
 
-    def _check_strict_request(self, req: SubmitJobRequest, jd: JobDefinition) -> None:
+    def _check_strict(
+        self, req: SubmitJobRequest, jd: JobDefinition, *, definition: bool = True
+    ) -> None:
         """Strict mode, first on what the request itself gives (naming its own fields,
         `containerOverrides.…`, `nodeOverrides.…`), then on its definition (one registered
-        before strict mode was turned on), named as such."""
+        before strict mode was turned on), named as such; `definition=False` when an earlier
+        request of the batch has checked it. Between them they cover the merged spec: a
+        job's image, timeout and resources come from one or the other."""
         if not self.settings.strict:
             return
         problems = strict.request_problems(req, fargate=jd.is_fargate)
         if problems:
             raise ClientError(strict.problems_text(problems))
-        problems = strict.definition_problems(jd)
+        problems = strict.definition_problems(jd) if definition else []
         if problems:
             raise ClientError(
                 f"job definition {jd.job_definition_name}:{jd.revision}: "
                 + strict.problems_text(problems)
             )
-
-    def _check_strict(self, spec: dict[str, Any]) -> None:
-        """Strict mode on the merged spec: what the request and definition checks leave
-        (nodes' specs, and any rule that only the merge can break)."""
-        if not self.settings.strict:
-            return
-        problems = strict.spec_problems(spec)
-        if problems:
-            raise ClientError(strict.problems_text(problems))
 
     async def _commit(self, batch: Batch) -> None:
         # Checked and counted before the first await, so two submissions at once cannot
@@ -423,12 +415,12 @@ class Batch:
             self.top.append(job)
 
 
-_RANDOM = bytearray()
-
-
 def _jobs_in(req: SubmitJobRequest) -> int:
     """How many job records a request makes (an array job: its parent and children)."""
     return 1 + (req.array_properties.size if req.array_properties else 0)
+
+
+_RANDOM = bytearray()
 
 
 def new_job_id() -> str:
