@@ -9,7 +9,6 @@ coalesce on their own timers.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -30,6 +29,7 @@ from .backend import (
 from .docs import info_from_doc, instance_from_doc
 from .logfile import read_from, tail
 from .ordering import SortedPages
+from .recount import Recount
 
 if TYPE_CHECKING:
     from abatch.runtime import Runtime
@@ -64,8 +64,8 @@ class LocalBackend:
         self.title = f"abatch · {rt.state_dir}"
         self.problem: str | None = None  # a runtime in this process is always there
         self._counts: dict[str, dict[JobStatus, int]] = {}
-        self._counted_at = 0.0
-        self._changed = True
+        self._subscribers: list[Callable[[], None]] = []
+        self._recount = Recount(COUNTS_EVERY, self._wake)
         self._sorted = SortedPages(self._order, self._rows_at)
 
     # ------------------------------------------------------------------ events
@@ -75,7 +75,7 @@ class LocalBackend:
         (an idle instance retires with no job event)."""
 
         def on_job(_: JobRecord) -> None:
-            self._changed = True
+            self._recount.changed()
             fn()
 
         async def on_instances() -> None:
@@ -85,12 +85,21 @@ class LocalBackend:
 
         unsubscribe = self.rt.bus.subscribe(on_job)
         task = asyncio.get_running_loop().create_task(on_instances())
+        self._subscribers.append(fn)
 
         def both() -> None:
             unsubscribe()
             task.cancel()
+            if fn in self._subscribers:
+                self._subscribers.remove(fn)
+            if not self._subscribers:
+                self._recount.close()
 
         return both
+
+    def _wake(self) -> None:
+        for fn in list(self._subscribers):
+            fn()
 
     # ------------------------------------------------------------------ jobs
 
@@ -118,10 +127,8 @@ class LocalBackend:
 
     async def queues(self) -> list[QueueRow]:
         rt = self.rt
-        now = time.monotonic()
-        if (self._changed and now - self._counted_at >= COUNTS_EVERY) or not self._counts:
+        if self._recount.due():
             self._counts = await view.finished_counts(rt)
-            self._counted_at, self._changed = now, False
         return [
             QueueRow(
                 name=q.name,

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -42,6 +41,7 @@ from .backend import (
 )
 from .docs import ce_from_doc, info_from_doc, instance_from_doc, queue_from_doc, row_from_doc
 from .ordering import SortedPages
+from .recount import Recount
 
 WAIT_S = 2  # a long poll's longest wait: also how soon a queue's state change shows
 MIN_GAP_S = 0.2  # between two polls, so a burst of changes costs few redraws
@@ -75,7 +75,7 @@ class RemoteBackend:
         self._queues: list[str] = []
         self._definitions: list[str] = []
         self._counts: dict[str, dict[str, int]] = {}
-        self._counted_at = 0.0
+        self._recount = Recount(COUNTS_EVERY, self._fire)
         self._last: OrderedDict[str, Any] = OrderedDict()
         self._sorted = SortedPages(self._order, self._rows_at)
         self._listeners: list[Callable[[], None]] = []
@@ -151,6 +151,7 @@ class RemoteBackend:
         """Stop watching (the thread ends after its current poll; it is a daemon)."""
         self._stop.set()
         self._thread = None
+        self._recount.close()
 
     def _fire(self) -> None:
         for fn in list(self._listeners):
@@ -179,6 +180,7 @@ class RemoteBackend:
             stop.wait(MIN_GAP_S)
 
     def _poke(self) -> None:
+        self._recount.changed()
         self._found()
         self._fire()
 
@@ -219,13 +221,14 @@ class RemoteBackend:
     # ------------------------------------------------------------------ resources
 
     async def queues(self) -> list[QueueRow]:
-        now = time.monotonic()
-        counts = now - self._counted_at >= COUNTS_EVERY or not self._counts
+        counts = self._recount.due()
         out = await self._read("AbatchOverview", {"counts": counts}, None, _same)
+        if counts and (out is None or "counts" not in out):
+            self._recount.changed()  # not counted after all: the next reload tries again
         if out is None:
             return []
         if "counts" in out:
-            self._counts, self._counted_at = out["counts"], now
+            self._counts = out["counts"]
         self._queues = sorted(q["name"] for q in out["jobQueues"])
         return [queue_from_doc(q, self._counts.get(q["name"], {})) for q in out["jobQueues"]]
 
