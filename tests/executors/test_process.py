@@ -259,10 +259,11 @@ async def test_sigterm_ignoring_job_is_killed_after_grace(tmp_path: Path) -> Non
     handle = await executor.start(spec)
     await eventually(lambda: spec.log_path.read_text() == "ready\n")
     began = time.monotonic()
-    await executor.kill(handle, grace_seconds=0.5)
-    assert time.monotonic() - began < 0.4, "kill must not block for the grace period"
-    result = await asyncio.wait_for(executor.wait(handle), 10)
-    assert time.monotonic() - began >= 0.45
+    await executor.kill(handle, grace_seconds=3.0)
+    # Wide margins both ways: a busy CI may take a while to hand the kill to the supervisor.
+    assert time.monotonic() - began < 2.5, "kill must not block for the grace period"
+    result = await asyncio.wait_for(executor.wait(handle), 30)
+    assert time.monotonic() - began >= 2.9
     assert result == ExitResult(exit_code=137, signal=signal.SIGKILL)
 
 

@@ -59,7 +59,7 @@ async def tui(
             yield rt, app, pilot
 
 
-async def until(pilot: Pilot[int], predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+async def until(pilot: Pilot[int], predicate: Callable[[], bool], timeout: float = 20.0) -> None:
     """Let the app run until `predicate()` holds."""
     with anyio.fail_after(timeout):
         while not predicate():
