@@ -11,8 +11,9 @@ The rules: `timeout.attemptDurationSeconds` is at least 60 (in a definition and 
 submission); every container (a definition's, each node range's of a multi-node one) has a
 non-empty image; a VCPU requirement is a whole number of at least 1 unless the definition is
 FARGATE (a definition's, a submission's containerOverrides and nodeOverrides); at most 50
-compute environments and 50 job queues (a config file's count; the API's CreateComputeEnvironment
-and CreateJobQueue hold to it in every mode).
+compute environments and 50 job queues (a config file's count, and at apply that count with
+what the state directory already has; the API's CreateComputeEnvironment and CreateJobQueue
+hold to it in every mode).
 """
 
 from __future__ import annotations

@@ -210,6 +210,8 @@ class ResourceManager:
         raise ClientError(f"job definition {name}:{revision} does not exist")
 
     async def apply(self, config: LoadedConfig) -> ApplyReport:
+        if self.settings.strict:
+            self._check_region_counts(config)
         report = ApplyReport()
         for policy in config.scheduling_policies:
             report.add("scheduling policy", policy.name, await self.put_scheduling_policy(policy))
@@ -225,6 +227,31 @@ class ResourceManager:
             _, what = await self.ensure_job_definition(jd)
             report.add("job definition", jd.job_definition_name, what)
         return report
+
+    def _check_region_counts(self, config: LoadedConfig) -> None:
+        """In strict mode, the file's compute environments and job queues together with
+        those already in the state directory (made through the API, or by an earlier config)
+        are at most AWS's 50 each; refused before anything is applied."""
+        for noun, have, wanted in (
+            (
+                "compute environments",
+                self.registry.compute_environments,
+                [ce.compute_environment_name for ce in config.compute_environments],
+            ),
+            (
+                "job queues",
+                self.registry.job_queues,
+                [jq.job_queue_name for jq in config.job_queues],
+            ),
+        ):
+            total = set(have) | set(wanted)
+            why = strict.per_region_problem(len(total), noun)
+            if why is not None:
+                already = len(total) - len(set(wanted))
+                raise ClientError(
+                    f"{why}: the config declares {len(set(wanted))} and {already} more are "
+                    "already in the state directory; delete some or leave strict mode"
+                )
 
 
 def _now() -> int:

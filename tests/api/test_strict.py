@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from abatch.executors.fake import FakeExecutor
-from tests.runtime.helpers import ce, jq
+from abatch.model.errors import ClientError
+from tests.runtime.helpers import ce, jq, runtime
 
 from .helpers import Api, api_runtime
 from .test_fargate import container, fargate_queue
@@ -181,3 +184,39 @@ async def test_fifty_compute_environments_and_queues_in_every_mode(tmp_path: Pat
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}],
         )
         assert msg == "at most 50 job queues"
+
+
+def queues_config(count: int) -> str:
+    head = (
+        "[runtime]\nstrict = true\n"
+        '[[compute_environment]]\nname = "ce"\ntype = "MANAGED"\nexecutor = "process"\n'
+        '[compute_environment.compute_resources]\ntype = "EC2"\nmax_vcpus = 2\n'
+    )
+    return head + "".join(
+        f'[[job_queue]]\nname = "file{i}"\npriority = 1\n'
+        'compute_environment_order = [{ order = 1, compute_environment = "ce" }]\n'
+        for i in range(count)
+    )
+
+
+async def test_strict_config_apply_counts_what_the_state_directory_has(tmp_path: Path) -> None:
+    # The file alone is within 50, but with the queues made through the API it is not: in
+    # strict mode nothing is applied, and the message says where the rest come from.
+    from abatch.config import parse_config
+
+    async with runtime(tmp_path, FakeExecutor(), strict=True) as rt:
+        for i in range(8):  # with `q` and `high`: 10 queues already
+            await rt.create_job_queue(jq(f"api{i}", 1))
+        before = set(rt.registry.job_queues)
+        with pytest.raises(ClientError) as err:
+            await rt.apply(parse_config(queues_config(45)))
+        assert str(err.value) == (
+            f"at most 50 job queues {STRICT}, not 55: the config declares 45 and 10 more are "
+            "already in the state directory; delete some or leave strict mode"
+        )
+        assert set(rt.registry.job_queues) == before
+        # Within the limit it applies; applying it again counts each name once.
+        await rt.apply(parse_config(queues_config(40)))
+        assert len(rt.registry.job_queues) == 50
+        report = await rt.apply(parse_config(queues_config(40)))
+        assert len(rt.registry.job_queues) == 50 and not report.changed
