@@ -31,7 +31,9 @@ RELAXED_LIMITS: dict[str, str] = {
     "container_properties.image is required": (
         "may be left out (the process executor does not use it)"
     ),
-    "a VCPU requirement is a whole number of at least 1 (EC2)": "any number above 0, e.g. 0.5",
+    "a VCPU requirement is a whole number of at least 1, written as one (EC2)": (
+        "any number above 0, e.g. 0.5 or 1.0"
+    ),
     (
         f"at most {strict.AWS_MAX_PER_REGION} compute environments "
         f"and {strict.AWS_MAX_PER_REGION} job queues"

@@ -9,11 +9,11 @@ field the same way and say the same thing about it.
 
 The rules: `timeout.attemptDurationSeconds` is at least 60 (in a definition and in a
 submission); every container (a definition's, each node range's of a multi-node one) has a
-non-empty image; a VCPU requirement is a whole number of at least 1 unless the definition is
-FARGATE (a definition's, a submission's containerOverrides and nodeOverrides); at most 50
-compute environments and 50 job queues (a config file's count, and at apply that count with
-what the state directory already has; the API's CreateComputeEnvironment and CreateJobQueue
-hold to it in every mode).
+non-empty image; a VCPU requirement is a whole number of at least 1, written without a
+decimal point or exponent, unless the definition is FARGATE (a definition's, a submission's
+containerOverrides and nodeOverrides); at most 50 compute environments and 50 job queues (a
+config file's count, and at apply that count with what the state directory already has; the
+API's CreateComputeEnvironment and CreateJobQueue hold to it in every mode).
 """
 
 from __future__ import annotations
@@ -62,12 +62,13 @@ def image_problem(image: str | None) -> str | None:
 
 
 def vcpu_problem(value: str, *, fargate: bool) -> str | None:
-    """A VCPU requirement's value (already a number above 0): whole and at least 1 on EC2;
-    Fargate takes its own fractional sizes (abatch.model.fargate checks those)."""
+    """A VCPU requirement's value (already a number above 0): on EC2 a whole number of at
+    least 1, written as one: AWS refuses "1.0" ("Value 1.0 for type VCPU in
+    resourceRequirement is not valid"). Fargate takes its own fractional sizes
+    (abatch.model.fargate checks those)."""
     if fargate:
         return None
-    number = float(value)
-    if number < 1 or not number.is_integer():
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         return f"VCPU must be a whole number of at least 1 {STRICT} on EC2, got {value!r}"
     return None
 

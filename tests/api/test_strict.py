@@ -64,6 +64,18 @@ async def test_strict_definitions(tmp_path: Path) -> None:
             "containerProperties.resourceRequirements[0].value: VCPU must be a whole number "
             f"of at least 1 {STRICT} on EC2, got '0.5'"
         )
+        # AWS refuses a whole number written as a decimal, too ("Value 1.0 for type VCPU in
+        # resourceRequirement is not valid").
+        for written in ("1.0", "1e0", "2.00"):
+            msg = await refused_definition(
+                api,
+                **plain,
+                containerProperties={
+                    "image": "x",
+                    "resourceRequirements": [{"type": "VCPU", "value": written}],
+                },
+            )
+            assert msg.endswith(f"on EC2, got {written!r}")
         # A multi-node definition's containers are held to the same rules when registered,
         # not only once a job is submitted (a config file refused them already).
         node = "nodeProperties.nodeRangeProperties[0].container"

@@ -55,6 +55,15 @@ def test_strict_definition_limits() -> None:
     assert len(found) == 3
 
 
+def test_strict_vcpu_is_written_as_a_whole_number() -> None:
+    # AWS refuses "1.0" for an EC2 VCPU; a config in strict mode says so before it is sent.
+    text = BASE.replace('value = "1" }', 'value = "1.0" }')
+    assert load(text).job_definitions
+    problem = only(text, strict=True)
+    assert problem.key == "job_definition[0].container_properties.resource_requirements[0].value"
+    assert problem.message.endswith("on EC2, got '1.0'")
+
+
 def fargate_base() -> str:
     """BASE with a Fargate definition asking 0.5 vCPU (and Fargate's memory and role)."""
     return (
