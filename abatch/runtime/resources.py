@@ -236,21 +236,20 @@ class ResourceManager:
             (
                 "compute environments",
                 self.registry.compute_environments,
-                [ce.compute_environment_name for ce in config.compute_environments],
+                {ce.compute_environment_name for ce in config.compute_environments},
             ),
             (
                 "job queues",
                 self.registry.job_queues,
-                [jq.job_queue_name for jq in config.job_queues],
+                {jq.job_queue_name for jq in config.job_queues},
             ),
         ):
-            total = set(have) | set(wanted)
-            why = strict.per_region_problem(len(total), noun)
+            total = len(wanted | have.keys())
+            why = strict.per_region_problem(total, noun)
             if why is not None:
-                already = len(total) - len(set(wanted))
                 raise ClientError(
-                    f"{why}: the config declares {len(set(wanted))} and {already} more are "
-                    "already in the state directory; delete some or leave strict mode"
+                    f"{why}: the config declares {len(wanted)} and {total - len(wanted)} more "
+                    "are already in the state directory; delete some or leave strict mode"
                 )
 
 
